@@ -1,0 +1,117 @@
+//! The one error type. Codes are part of the stable ABI: C, Ruby and Python
+//! map them to their own names, so a code is never renumbered or reused.
+
+use core::fmt;
+
+/// Everything that can go wrong in sesame, with a stable numeric code.
+///
+/// The core never panics on any input; every failure is one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[repr(u32)]
+pub enum Error {
+    /// The token text is not a well-formed sesame token (bad base64, bad
+    /// length, bad header, or claims that do not decode).
+    Malformed = 1,
+    /// The token text is longer than [`TOKEN_MAX`](crate::TOKEN_MAX); it was
+    /// rejected before any decoding work.
+    TooLong = 2,
+    /// The token names a format version this library does not know.
+    UnsupportedVersion = 3,
+    /// No key with the token's key ID is in the ring (never added, or retired).
+    UnknownKey = 4,
+    /// The token failed authentication: tampered, sealed under another key
+    /// with the same ID, or sealed for another binding context.
+    AuthFailed = 5,
+    /// More time than the idle timeout has passed since the token was refreshed.
+    IdleExpired = 6,
+    /// The session is older than its absolute lifetime (policy or per-token).
+    LifetimeExpired = 7,
+    /// The token's timestamps lie further in the future than the leeway allows.
+    IssuedInFuture = 8,
+    /// The session was issued before a revocation cut-off.
+    Revoked = 9,
+    /// The output buffer cannot hold the result; nothing was written.
+    BufferTooSmall = 10,
+    /// The ring has no primary key, so nothing can be sealed.
+    NoPrimaryKey = 11,
+    /// The ring is at capacity.
+    RingFull = 12,
+    /// The key material is unusable (wrong length, all zeros, empty master secret).
+    InvalidKey = 13,
+    /// A key with this ID is already in the ring.
+    DuplicateKeyId = 14,
+    /// The session data is longer than [`DATA_MAX`](crate::DATA_MAX).
+    DataTooLong = 15,
+    /// The binding context is longer than [`CONTEXT_MAX`](crate::CONTEXT_MAX).
+    ContextTooLong = 16,
+    /// The random number generator failed; nothing was sealed.
+    RandomFailed = 17,
+}
+
+impl Error {
+    /// Every error, in code order (used by the bindings' tables and tests).
+    pub const ALL: [Error; 17] = [
+        Error::Malformed,
+        Error::TooLong,
+        Error::UnsupportedVersion,
+        Error::UnknownKey,
+        Error::AuthFailed,
+        Error::IdleExpired,
+        Error::LifetimeExpired,
+        Error::IssuedInFuture,
+        Error::Revoked,
+        Error::BufferTooSmall,
+        Error::NoPrimaryKey,
+        Error::RingFull,
+        Error::InvalidKey,
+        Error::DuplicateKeyId,
+        Error::DataTooLong,
+        Error::ContextTooLong,
+        Error::RandomFailed,
+    ];
+
+    /// The stable numeric code (never 0; 0 means success across the C ABI).
+    pub const fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// The error with this code, if there is one.
+    pub fn from_code(code: u32) -> Option<Error> {
+        Error::ALL.iter().copied().find(|e| e.code() == code)
+    }
+
+    /// A short, stable, human-readable description. Never contains secrets.
+    pub const fn message(self) -> &'static str {
+        match self {
+            Error::Malformed => "malformed token",
+            Error::TooLong => "token too long",
+            Error::UnsupportedVersion => "unsupported token version",
+            Error::UnknownKey => "unknown key ID",
+            Error::AuthFailed => {
+                "authentication failed (tampered token, wrong key or wrong context)"
+            }
+            Error::IdleExpired => "session idle timeout expired",
+            Error::LifetimeExpired => "session lifetime expired",
+            Error::IssuedInFuture => "token issued in the future",
+            Error::Revoked => "session revoked",
+            Error::BufferTooSmall => "output buffer too small",
+            Error::NoPrimaryKey => "key ring has no primary key",
+            Error::RingFull => "key ring is full",
+            Error::InvalidKey => "invalid key material",
+            Error::DuplicateKeyId => "a key with this ID is already in the ring",
+            Error::DataTooLong => "session data too long",
+            Error::ContextTooLong => "binding context too long",
+            Error::RandomFailed => "random number generator failed",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}

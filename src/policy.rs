@@ -1,0 +1,74 @@
+//! The validation policy that `open` applies after authentication.
+
+use crate::{Claims, Error};
+
+/// How long sessions live and which ones are no longer honoured.
+///
+/// The caller passes `now` to every check (a `no_std` core has no clock).
+/// All times are unix seconds; all durations are seconds. A session is valid
+/// while `now < limit` and expired from the limit's second on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Reject when `now >= refreshed_at + idle_timeout`. `None`: no idle limit.
+    pub idle_timeout: Option<u64>,
+    /// Reject when `now >= issued_at + absolute_lifetime`, however often the
+    /// token was refreshed, so a stolen token cannot be kept alive forever.
+    /// A per-token lifetime can shorten this, never lengthen it.
+    pub absolute_lifetime: Option<u64>,
+    /// Accept timestamps up to this far ahead of `now` (clock skew between servers).
+    pub future_leeway: u64,
+    /// Reject sessions issued strictly before this time: "log everyone out"
+    /// without a key change. 0 revokes nothing.
+    pub revoked_before: u64,
+    /// [`Policy::should_refresh`] says yes once a token is this old.
+    pub refresh_after: u64,
+}
+
+impl Policy {
+    /// Idle timeout 24 h, absolute lifetime 14 days, 60 s leeway, refresh every 15 min.
+    pub const DEFAULT: Policy = Policy {
+        idle_timeout: Some(24 * 60 * 60),
+        absolute_lifetime: Some(14 * 24 * 60 * 60),
+        future_leeway: 60,
+        revoked_before: 0,
+        refresh_after: 15 * 60,
+    };
+
+    /// Checks opened claims at time `now`. The order is fixed so a token that
+    /// breaks several rules always reports the same one: future, revoked,
+    /// lifetime, idle.
+    pub fn check(&self, claims: &Claims, now: u64) -> Result<(), Error> {
+        let horizon = now.saturating_add(self.future_leeway);
+        if claims.issued_at > horizon || claims.refreshed_at > horizon {
+            return Err(Error::IssuedInFuture);
+        }
+        claims.check_revoked_before(self.revoked_before)?;
+        let lifetime = match (self.absolute_lifetime, claims.lifetime) {
+            (Some(policy), Some(token)) => Some(policy.min(token)),
+            (policy, token) => policy.or(token),
+        };
+        if let Some(lifetime) = lifetime {
+            if now >= claims.issued_at.saturating_add(lifetime) {
+                return Err(Error::LifetimeExpired);
+            }
+        }
+        if let Some(idle) = self.idle_timeout {
+            if now >= claims.refreshed_at.saturating_add(idle) {
+                return Err(Error::IdleExpired);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a valid token is old enough to be refreshed (re-sealed with
+    /// `refreshed_at = now`), so a middleware does not re-issue on every request.
+    pub fn should_refresh(&self, claims: &Claims, now: u64) -> bool {
+        now >= claims.refreshed_at.saturating_add(self.refresh_after)
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::DEFAULT
+    }
+}
