@@ -20,23 +20,39 @@ fn xaes_open(key: &[u8], nonce: &[u8], sealed: &[u8], aad: &[u8]) -> Option<Vec<
     let key = XaesKey::new(key.try_into().unwrap());
     let (ciphertext, tag) = sealed.split_at(sealed.len() - 16);
     let mut buffer = ciphertext.to_vec();
-    key.open_in_place(nonce.try_into().unwrap(), aad, &mut buffer, tag.try_into().unwrap())
-        .ok()
-        .map(|()| buffer)
+    key.open_in_place(
+        nonce.try_into().unwrap(),
+        aad,
+        &mut buffer,
+        tag.try_into().unwrap(),
+    )
+    .ok()
+    .map(|()| buffer)
 }
 
 #[test]
 fn c2sp_xaes_256_gcm_vectors() {
     let nonce = b"ABCDEFGHIJKLMNOPQRSTUVWX";
     let cases: [(u8, &[u8], &str); 2] = [
-        (0x01, b"", "ce546ef63c9cc60765923609b33a9a1974e96e52daf2fcf7075e2271"),
-        (0x03, b"c2sp.org/XAES-256-GCM", "986ec1832593df5443a179437fd083bf3fdb41abd740a21f71eb769d"),
+        (
+            0x01,
+            b"",
+            "ce546ef63c9cc60765923609b33a9a1974e96e52daf2fcf7075e2271",
+        ),
+        (
+            0x03,
+            b"c2sp.org/XAES-256-GCM",
+            "986ec1832593df5443a179437fd083bf3fdb41abd740a21f71eb769d",
+        ),
     ];
     for (fill, aad, expected) in cases {
         let key = [fill; 32];
         let sealed = xaes_seal(&key, nonce, b"XAES-256-GCM", aad);
         assert_eq!(to_hex(&sealed), expected);
-        assert_eq!(xaes_open(&key, nonce, &sealed, aad).as_deref(), Some(&b"XAES-256-GCM"[..]));
+        assert_eq!(
+            xaes_open(&key, nonce, &sealed, aad).as_deref(),
+            Some(&b"XAES-256-GCM"[..])
+        );
         let mut tampered = sealed.clone();
         tampered[0] ^= 1;
         assert_eq!(xaes_open(&key, nonce, &tampered, aad), None);
@@ -70,13 +86,19 @@ fn accumulated(iterations: usize) -> String {
 
 #[test]
 fn c2sp_xaes_256_gcm_accumulated_10_000() {
-    assert_eq!(accumulated(10_000), "e6b9edf2df6cec60c8cbd864e2211b597fb69a529160cd040d56c0c210081939");
+    assert_eq!(
+        accumulated(10_000),
+        "e6b9edf2df6cec60c8cbd864e2211b597fb69a529160cd040d56c0c210081939"
+    );
 }
 
 #[test]
 #[ignore = "about a minute in a debug build: cargo test --release -- --ignored"]
 fn c2sp_xaes_256_gcm_accumulated_1_000_000() {
-    assert_eq!(accumulated(1_000_000), "2163ae1445985a30b60585ee67daa55674df06901b890593e824b8a7c885ab15");
+    assert_eq!(
+        accumulated(1_000_000),
+        "2163ae1445985a30b60585ee67daa55674df06901b890593e824b8a7c885ab15"
+    );
 }
 
 #[test]
@@ -115,9 +137,21 @@ fn rfc5869_hkdf_sha256_vectors() {
 #[test]
 fn derived_ring_keys_are_hkdf_with_the_documented_salt() {
     let mut expected = [0u8; 32];
-    hkdf_sha256(b"sesame/v1/key", b"master secret", b"session cookie", &mut expected).unwrap();
+    hkdf_sha256(
+        b"sesame/v1/key",
+        b"master secret",
+        b"session cookie",
+        &mut expected,
+    )
+    .unwrap();
     let derived = sesame::derive_key(b"master secret", b"session cookie").unwrap();
     assert_eq!(*derived, expected);
-    assert_ne!(*sesame::derive_key(b"master secret", b"other purpose").unwrap(), expected);
-    assert_eq!(sesame::derive_key(b"", b"session cookie").unwrap_err(), sesame::Error::InvalidKey);
+    assert_ne!(
+        *sesame::derive_key(b"master secret", b"other purpose").unwrap(),
+        expected
+    );
+    assert_eq!(
+        sesame::derive_key(b"", b"session cookie").unwrap_err(),
+        sesame::Error::InvalidKey
+    );
 }

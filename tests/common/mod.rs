@@ -12,7 +12,10 @@ pub struct ScriptedRng {
 
 impl ScriptedRng {
     pub fn new(bytes: &[u8]) -> Self {
-        ScriptedRng { bytes: bytes.to_vec(), at: 0 }
+        ScriptedRng {
+            bytes: bytes.to_vec(),
+            at: 0,
+        }
     }
 }
 
@@ -35,7 +38,9 @@ impl RngCore for ScriptedRng {
     fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
         let end = self.at + dest.len();
         if end > self.bytes.len() {
-            return Err(core::num::NonZeroU32::new(rand_core::Error::CUSTOM_START).unwrap().into());
+            return Err(core::num::NonZeroU32::new(rand_core::Error::CUSTOM_START)
+                .unwrap()
+                .into());
         }
         dest.copy_from_slice(&self.bytes[self.at..end]);
         self.at = end;
@@ -45,7 +50,10 @@ impl RngCore for ScriptedRng {
 
 pub fn hex(s: &str) -> Vec<u8> {
     assert!(s.len() % 2 == 0, "odd hex length");
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {
