@@ -31,13 +31,23 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+// Only the ffi module is C's business; cbindgen skips the others.
+/// cbindgen:ignore
 mod claims;
+/// cbindgen:ignore
 mod codec;
+/// cbindgen:ignore
 mod crypto;
+/// cbindgen:ignore
 mod error;
+pub mod ffi;
+/// cbindgen:ignore
 pub mod format;
+/// cbindgen:ignore
 mod keyring;
+/// cbindgen:ignore
 mod policy;
+/// cbindgen:ignore
 #[cfg(feature = "std")]
 mod random;
 
