@@ -179,6 +179,36 @@ const char *sesame_version(void);
 // unknown codes give "unknown error").
 const char *sesame_strerror(uint32_t result);
 
+// The symbolic name of a result code, such as "SESAME_AUTH_FAILED", as a
+// static NUL-terminated string; NULL for a code that does not exist.
+// Bindings build their error tables from this rather than copying codes.
+const char *sesame_result_name(uint32_t result);
+
+// `SESAME_TOKEN_MAX`, for bindings that cannot read the header.
+size_t sesame_token_max(void);
+
+// `SESAME_KEY_BYTES`, for bindings that cannot read the header.
+size_t sesame_key_bytes(void);
+
+// `SESAME_SESSION_ID_BYTES`, for bindings that cannot read the header.
+size_t sesame_session_id_bytes(void);
+
+// `SESAME_DATA_MAX`, for bindings that cannot read the header.
+size_t sesame_data_max(void);
+
+// `SESAME_CONTEXT_MAX`, for bindings that cannot read the header.
+size_t sesame_context_max(void);
+
+// `SESAME_RING_CAPACITY`, for bindings that cannot read the header.
+size_t sesame_ring_capacity(void);
+
+// `sizeof(sesame_claims)`: a binding that declares the struct itself checks
+// its layout against this once, at load.
+size_t sesame_claims_size(void);
+
+// `sizeof(sesame_policy)`, for the same check.
+size_t sesame_policy_size(void);
+
 #if defined(SESAME_STD)
 // Seconds since the Unix epoch from the system clock.
 uint64_t sesame_unix_now(void);

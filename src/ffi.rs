@@ -406,6 +406,87 @@ pub extern "C" fn sesame_strerror(result: u32) -> *const c_char {
     message.as_ptr().cast()
 }
 
+/// The symbolic name of a result code, such as "SESAME_AUTH_FAILED", as a
+/// static NUL-terminated string; NULL for a code that does not exist.
+/// Bindings build their error tables from this rather than copying codes.
+#[no_mangle]
+pub extern "C" fn sesame_result_name(result: u32) -> *const c_char {
+    let name: &'static str = match result {
+        0 => "SESAME_OK\0",
+        1 => "SESAME_MALFORMED\0",
+        2 => "SESAME_TOO_LONG\0",
+        3 => "SESAME_UNSUPPORTED_VERSION\0",
+        4 => "SESAME_UNKNOWN_KEY\0",
+        5 => "SESAME_AUTH_FAILED\0",
+        6 => "SESAME_IDLE_EXPIRED\0",
+        7 => "SESAME_LIFETIME_EXPIRED\0",
+        8 => "SESAME_ISSUED_IN_FUTURE\0",
+        9 => "SESAME_REVOKED\0",
+        10 => "SESAME_BUFFER_TOO_SMALL\0",
+        11 => "SESAME_NO_PRIMARY_KEY\0",
+        12 => "SESAME_RING_FULL\0",
+        13 => "SESAME_INVALID_KEY\0",
+        14 => "SESAME_DUPLICATE_KEY_ID\0",
+        15 => "SESAME_DATA_TOO_LONG\0",
+        16 => "SESAME_CONTEXT_TOO_LONG\0",
+        17 => "SESAME_RANDOM_FAILED\0",
+        100 => "SESAME_NULL_ARGUMENT\0",
+        101 => "SESAME_INVALID_ARGUMENT\0",
+        102 => "SESAME_INTERNAL_ERROR\0",
+        _ => return ptr::null(),
+    };
+    name.as_ptr().cast()
+}
+
+/// `SESAME_TOKEN_MAX`, for bindings that cannot read the header.
+#[no_mangle]
+pub extern "C" fn sesame_token_max() -> usize {
+    SESAME_TOKEN_MAX
+}
+
+/// `SESAME_KEY_BYTES`, for bindings that cannot read the header.
+#[no_mangle]
+pub extern "C" fn sesame_key_bytes() -> usize {
+    SESAME_KEY_BYTES
+}
+
+/// `SESAME_SESSION_ID_BYTES`, for bindings that cannot read the header.
+#[no_mangle]
+pub extern "C" fn sesame_session_id_bytes() -> usize {
+    SESAME_SESSION_ID_BYTES
+}
+
+/// `SESAME_DATA_MAX`, for bindings that cannot read the header.
+#[no_mangle]
+pub extern "C" fn sesame_data_max() -> usize {
+    SESAME_DATA_MAX
+}
+
+/// `SESAME_CONTEXT_MAX`, for bindings that cannot read the header.
+#[no_mangle]
+pub extern "C" fn sesame_context_max() -> usize {
+    SESAME_CONTEXT_MAX
+}
+
+/// `SESAME_RING_CAPACITY`, for bindings that cannot read the header.
+#[no_mangle]
+pub extern "C" fn sesame_ring_capacity() -> usize {
+    SESAME_RING_CAPACITY
+}
+
+/// `sizeof(sesame_claims)`: a binding that declares the struct itself checks
+/// its layout against this once, at load.
+#[no_mangle]
+pub extern "C" fn sesame_claims_size() -> usize {
+    size_of::<sesame_claims>()
+}
+
+/// `sizeof(sesame_policy)`, for the same check.
+#[no_mangle]
+pub extern "C" fn sesame_policy_size() -> usize {
+    size_of::<sesame_policy>()
+}
+
 /// Seconds since the Unix epoch from the system clock.
 #[cfg(feature = "std")]
 #[no_mangle]

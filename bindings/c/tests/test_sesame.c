@@ -94,6 +94,15 @@ static void test_version_and_strerror(void) {
   CHECK(strcmp(sesame_strerror(99999), "unknown error") == 0);
   CHECK(strcmp(sesame_strerror(SESAME_AUTH_FAILED), "authentication failed (tampered token, wrong key or wrong context)") == 0);
   CHECK(sesame_unix_now() > NOW);
+  CHECK(strcmp(sesame_result_name(SESAME_OK), "SESAME_OK") == 0);
+  CHECK(strcmp(sesame_result_name(SESAME_AUTH_FAILED), "SESAME_AUTH_FAILED") == 0);
+  CHECK(strcmp(sesame_result_name(SESAME_INTERNAL_ERROR), "SESAME_INTERNAL_ERROR") == 0);
+  CHECK(sesame_result_name(18) == NULL && sesame_result_name(99) == NULL);
+  for (size_t i = 0; i < n; i++) CHECK(sesame_result_name(codes[i]) != NULL);
+  CHECK(sesame_token_max() == SESAME_TOKEN_MAX && sesame_key_bytes() == SESAME_KEY_BYTES);
+  CHECK(sesame_session_id_bytes() == SESAME_SESSION_ID_BYTES && sesame_data_max() == SESAME_DATA_MAX);
+  CHECK(sesame_context_max() == SESAME_CONTEXT_MAX && sesame_ring_capacity() == SESAME_RING_CAPACITY);
+  CHECK(sesame_claims_size() == sizeof(sesame_claims) && sesame_policy_size() == sizeof(sesame_policy));
 }
 
 static void test_policy_default(void) {
