@@ -121,10 +121,13 @@ impl XaesKey {
     }
 }
 
+/// HKDF cannot produce more than 255 hash lengths (8160 bytes) of output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HkdfOutputTooLong;
+
 /// HKDF-SHA256 (RFC 5869): extract with `salt`, expand with `info` into `okm`.
-/// Fails only when `okm` is longer than 255 * 32 bytes.
-pub fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), ()> {
+pub fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), HkdfOutputTooLong> {
     hkdf::Hkdf::<sha2::Sha256>::new(Some(salt), ikm)
         .expand(info, okm)
-        .map_err(|_| ())
+        .map_err(|_| HkdfOutputTooLong)
 }

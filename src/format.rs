@@ -120,9 +120,10 @@ pub fn decode_text<'a>(text: &[u8], out: &'a mut [u8; BINARY_MAX]) -> Result<&'a
     }
     // base64ct is constant-time and rejects non-zero trailing bits and
     // impossible lengths (tests/format.rs flips every bit to prove it).
-    Base64UrlUnpadded::decode(text, out)
-        .map(|bytes| &*bytes)
-        .map_err(|_| Error::Malformed)
+    match Base64UrlUnpadded::decode(text, out) {
+        Ok(bytes) => Ok(bytes),
+        Err(_) => Err(Error::Malformed),
+    }
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ pub use rand_core;
 /// The low-level primitives, exposed for test vectors and benchmarks (the
 /// "floor" a token is measured against). Not needed to use sesame.
 pub mod primitives {
-    pub use crate::crypto::{hkdf_sha256, AeadFailure, XaesKey};
+    pub use crate::crypto::{hkdf_sha256, AeadFailure, HkdfOutputTooLong, XaesKey};
 }
 
 /// Seconds since the Unix epoch from the system clock (0 if the clock is

@@ -180,11 +180,11 @@ fn over_long_input_is_too_long_before_decoding() {
     let junk = vec![b'!'; TOKEN_MAX + 1];
     assert_eq!(ring.open(&junk, b"", &OPEN_ALL, NOW), Err(Error::TooLong));
     assert_eq!(
-        ring.open(&vec![b'A'; 100_000], b"", &OPEN_ALL, NOW),
+        ring.open(vec![b'A'; 100_000], b"", &OPEN_ALL, NOW),
         Err(Error::TooLong)
     );
     assert_eq!(
-        ring.open(&vec![b'!'; TOKEN_MAX], b"", &OPEN_ALL, NOW),
+        ring.open(vec![b'!'; TOKEN_MAX], b"", &OPEN_ALL, NOW),
         Err(Error::Malformed)
     );
     assert_eq!(ring.open(b"", b"", &OPEN_ALL, NOW), Err(Error::Malformed));
