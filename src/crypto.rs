@@ -126,7 +126,12 @@ impl XaesKey {
 pub struct HkdfOutputTooLong;
 
 /// HKDF-SHA256 (RFC 5869): extract with `salt`, expand with `info` into `okm`.
-pub fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), HkdfOutputTooLong> {
+pub fn hkdf_sha256(
+    salt: &[u8],
+    ikm: &[u8],
+    info: &[u8],
+    okm: &mut [u8],
+) -> Result<(), HkdfOutputTooLong> {
     hkdf::Hkdf::<sha2::Sha256>::new(Some(salt), ikm)
         .expand(info, okm)
         .map_err(|_| HkdfOutputTooLong)
