@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole sesame test suite: Rust, C (static, shared, valgrind), Ruby and
+# Python. Installs what a fresh machine lacks (Debian packages, pip packages
+# into a venv); needs only cargo to start.
+#
+#   bash scripts/test-all.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Debian packages: a C toolchain, valgrind, Ruby 3 with the ffi, rack and
+# minitest gems (the Ruby binding's only dependencies).
+packages=(gcc make pkg-config valgrind ruby ruby-ffi ruby-rack ruby-minitest ruby-rack-test)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+echo "== Rust: unit, integration, property, fork, thread, allocation and doc tests"
+cargo test --features capi
+echo "== Rust: C2SP XAES-256-GCM accumulated 1,000,000-iteration vector (release)"
+cargo test --release --test spec_vectors -- --ignored
+
+echo "== Rust: the demo runs"
+cargo run --quiet --example demo >/dev/null
+
+echo "== C: static and shared library, then valgrind memcheck"
+make -C bindings/c --no-print-directory test
+
+echo "== Ruby"
+bash bindings/ruby/run-tests.sh
+
+echo "== Python"
+bash bindings/python/run-tests.sh
+
+echo "== all test suites passed"
