@@ -1,0 +1,345 @@
+"""The ctypes layer: finds and loads libsesame once, declares every function
+of ``include/sesame.h`` and checks the struct layouts against the library.
+
+Nothing here is public API, but tests (and the curious) may use ``lib`` to
+call the C ABI directly, e.g. to pass NULL where the typed API never would.
+
+Where the library is looked for, in order (the first that loads wins):
+
+1. ``$SESAME_LIB``, if set: a path to the shared library. When set, it is the
+   only place tried, so a wrong setting fails loudly instead of silently
+   loading some other copy.
+2. The package's own copy: ``libsesame.so`` (``.dylib``, ``sesame.dll``)
+   next to this file, as a wheel that bundles the library has it.
+3. A source checkout: ``<repo>/target/release/libsesame.so``, four levels
+   above this file (``bindings/python/src/sesame/``).
+4. The system: ``ctypes.util.find_library("sesame")`` (ldconfig,
+   ``LD_LIBRARY_PATH``, ...).
+
+If none loads, importing ``sesame`` raises :class:`LibraryNotFound` (an
+``ImportError``) naming every place tried and why each failed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import struct
+import sys
+import threading
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_char,
+    c_char_p,
+    c_int,
+    c_size_t,
+    c_uint8,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = [
+    "LibraryNotFound",
+    "lib",
+    "library_path",
+    "Claims",
+    "PolicyStruct",
+    "RANDOM_FN",
+    "TOKEN_MAX",
+    "TOKEN_CAP",
+    "KEY_BYTES",
+    "SESSION_ID_BYTES",
+    "DATA_MAX",
+    "CONTEXT_MAX",
+    "RING_CAPACITY",
+    "NO_LIMIT",
+    "U64_MAX",
+    "U32_MAX",
+    "CLAIMS_HEAD",
+    "Buffers",
+    "buffers",
+]
+
+
+class LibraryNotFound(ImportError):
+    """libsesame could not be loaded; ``tried`` lists (place, reason) pairs."""
+
+    def __init__(self, tried: list[tuple[str, str]]) -> None:
+        self.tried = tried
+        lines = "\n".join(f"  - {place}: {reason}" for place, reason in tried)
+        super().__init__(
+            "sesame: could not load the libsesame shared library. Looked in:\n"
+            f"{lines}\n"
+            "Build it with `make -C bindings/c lib` (target/release/libsesame.so) "
+            "or point SESAME_LIB at it."
+        )
+
+
+def _library_file_names() -> list[str]:
+    if sys.platform == "darwin":
+        return ["libsesame.dylib"]
+    if sys.platform == "win32":
+        return ["sesame.dll", "libsesame.dll"]
+    return ["libsesame.so"]
+
+
+def _candidates() -> list[str]:
+    env = os.environ.get("SESAME_LIB")
+    if env:
+        return [env]
+    here = Path(__file__).resolve().parent
+    places = [str(here / name) for name in _library_file_names()]
+    # bindings/python/src/sesame/_native.py -> the repository root
+    if len(here.parents) > 3:
+        root = here.parents[3]
+        places += [str(root / "target" / "release" / name) for name in _library_file_names()]
+    return places
+
+
+def _load() -> tuple[ctypes.CDLL, str]:
+    tried: list[tuple[str, str]] = []
+    from_env = bool(os.environ.get("SESAME_LIB"))
+    for place in _candidates():
+        if not from_env and not os.path.exists(place):
+            tried.append((place, "no such file"))
+            continue
+        try:
+            return ctypes.CDLL(place), place
+        except OSError as error:
+            tried.append(((f"$SESAME_LIB={place}" if from_env else place), str(error)))
+    if not from_env:
+        found = ctypes.util.find_library("sesame")
+        if found is None:
+            tried.append(('ctypes.util.find_library("sesame")', "not found on this system"))
+        else:
+            try:
+                return ctypes.CDLL(found), found
+            except OSError as error:
+                tried.append((f'ctypes.util.find_library("sesame") -> {found}', str(error)))
+    raise LibraryNotFound(tried)
+
+
+lib, library_path = _load()
+
+
+def _declare(name: str, restype: Any, argtypes: list[Any]) -> None:
+    try:
+        function = getattr(lib, name)
+    except AttributeError as error:
+        raise ImportError(
+            f"sesame: {library_path} has no {name}(); it is not a matching libsesame "
+            "(rebuild it with `make -C bindings/c lib`)"
+        ) from error
+    function.restype = restype
+    function.argtypes = argtypes
+
+
+# Constants and introspection first: the struct definitions depend on them.
+for _name in (
+    "sesame_token_max",
+    "sesame_key_bytes",
+    "sesame_session_id_bytes",
+    "sesame_data_max",
+    "sesame_context_max",
+    "sesame_ring_capacity",
+    "sesame_claims_size",
+    "sesame_policy_size",
+):
+    _declare(_name, c_size_t, [])
+_declare("sesame_version", c_char_p, [])
+_declare("sesame_strerror", c_char_p, [c_uint32])
+_declare("sesame_result_name", c_char_p, [c_uint32])
+_declare("sesame_unix_now", c_uint64, [])
+
+TOKEN_MAX: Final[int] = lib.sesame_token_max()
+"""Most characters of token text."""
+TOKEN_CAP: Final[int] = TOKEN_MAX + 1
+"""Bytes of an output buffer that always holds a token and its NUL."""
+KEY_BYTES: Final[int] = lib.sesame_key_bytes()
+SESSION_ID_BYTES: Final[int] = lib.sesame_session_id_bytes()
+DATA_MAX: Final[int] = lib.sesame_data_max()
+CONTEXT_MAX: Final[int] = lib.sesame_context_max()
+RING_CAPACITY: Final[int] = lib.sesame_ring_capacity()
+U64_MAX: Final[int] = 2**64 - 1
+U32_MAX: Final[int] = 2**32 - 1
+NO_LIMIT: Final[int] = U64_MAX
+"""SESAME_NO_LIMIT: UINT64_MAX, by the header's definition."""
+
+
+class Claims(Structure):
+    """``struct sesame_claims``."""
+
+    _fields_ = [
+        ("user_id", c_uint64),
+        ("session_id", c_uint8 * SESSION_ID_BYTES),
+        ("issued_at", c_uint64),
+        ("refreshed_at", c_uint64),
+        ("lifetime", c_uint64),
+        ("data_len", c_size_t),
+        ("data", c_uint8 * DATA_MAX),
+    ]
+
+
+class PolicyStruct(Structure):
+    """``struct sesame_policy``."""
+
+    _fields_ = [
+        ("idle_timeout", c_uint64),
+        ("absolute_lifetime", c_uint64),
+        ("future_leeway", c_uint64),
+        ("revoked_before", c_uint64),
+        ("refresh_after", c_uint64),
+    ]
+
+
+def _check_layout(ours: type[Structure], theirs: int, what: str) -> None:
+    if ctypes.sizeof(ours) != theirs:
+        raise ImportError(
+            f"sesame: struct {what} is {theirs} bytes in {library_path} but "
+            f"{ctypes.sizeof(ours)} bytes as this binding declares it; the binding "
+            "and the library do not match"
+        )
+
+
+_check_layout(Claims, lib.sesame_claims_size(), "sesame_claims")
+_check_layout(PolicyStruct, lib.sesame_policy_size(), "sesame_policy")
+
+
+def _claims_format() -> str:
+    """A ``struct`` format for the fixed-size head of sesame_claims (every
+    field but ``data``), with the padding taken from ctypes' own offsets."""
+    codes = {"user_id": "Q", "issued_at": "Q", "refreshed_at": "Q", "lifetime": "Q"}
+    fmt, position = "=", 0
+    for entry in Claims._fields_[:-1]:
+        name, ctype = entry[0], entry[1]
+        offset = getattr(Claims, name).offset
+        fmt += "x" * (offset - position)
+        if name == "session_id":
+            fmt += f"{SESSION_ID_BYTES}s"
+        elif name == "data_len":
+            fmt += {4: "I", 8: "Q"}[ctypes.sizeof(c_size_t)]
+        else:
+            fmt += codes[name]
+        position = offset + ctypes.sizeof(ctype)
+    return fmt
+
+
+CLAIMS_HEAD: Final[struct.Struct] = struct.Struct(_claims_format())
+"""Unpacks (user_id, session_id, issued_at, refreshed_at, lifetime, data_len)
+from a Claims buffer in one call."""
+CLAIMS_DATA_OFFSET: Final[int] = Claims.data.offset
+if CLAIMS_HEAD.size != CLAIMS_DATA_OFFSET:
+    raise ImportError("sesame: unexpected sesame_claims layout")
+
+RANDOM_FN = CFUNCTYPE(c_int, c_void_p, POINTER(c_uint8), c_size_t)
+"""``sesame_random_fn``: int (*)(void *user, uint8_t *buf, size_t len)."""
+
+_R = c_uint32  # sesame_result
+# The ring is opaque: a void pointer. Input byte strings are c_char_p (bytes
+# or None), which ctypes passes without copying.
+_declare("sesame_policy_default", _R, [POINTER(PolicyStruct)])
+_declare("sesame_keyring_new", _R, [POINTER(c_void_p)])
+_declare("sesame_keyring_init", _R, [c_void_p, c_size_t, POINTER(c_void_p)])
+_declare("sesame_keyring_free", None, [c_void_p])
+_declare("sesame_keyring_set_random", _R, [c_void_p, RANDOM_FN, c_void_p])
+_declare("sesame_keyring_add_key", _R, [c_void_p, c_uint32, c_char_p, c_size_t])
+_declare(
+    "sesame_keyring_derive_key", _R, [c_void_p, c_uint32, c_char_p, c_size_t, c_char_p, c_size_t]
+)
+_declare("sesame_keyring_promote", _R, [c_void_p, c_uint32])
+_declare("sesame_keyring_retire", _R, [c_void_p, c_uint32])
+_declare("sesame_keyring_primary_id", _R, [c_void_p, POINTER(c_uint32)])
+_declare("sesame_keyring_len", _R, [c_void_p, POINTER(c_size_t)])
+_declare(
+    "sesame_seal",
+    _R,
+    [
+        c_void_p,  # ring
+        c_uint64,  # user_id
+        c_uint64,  # lifetime
+        c_char_p,  # data
+        c_size_t,  # data_len
+        c_char_p,  # context
+        c_size_t,  # context_len
+        c_uint64,  # now
+        POINTER(c_char),  # token_out
+        c_size_t,  # token_cap
+        POINTER(c_size_t),  # token_len_out
+    ],
+)
+_declare(
+    "sesame_open",
+    _R,
+    [
+        c_void_p,  # ring
+        c_char_p,  # token
+        c_size_t,  # token_len
+        c_char_p,  # context
+        c_size_t,  # context_len
+        POINTER(PolicyStruct),  # policy
+        c_uint64,  # now
+        POINTER(Claims),  # claims_out
+    ],
+)
+_declare(
+    "sesame_refresh",
+    _R,
+    [
+        c_void_p,  # ring
+        c_char_p,  # token
+        c_size_t,  # token_len
+        c_char_p,  # context
+        c_size_t,  # context_len
+        POINTER(PolicyStruct),  # policy
+        c_uint64,  # now
+        POINTER(c_char),  # token_out
+        c_size_t,  # token_cap
+        POINTER(c_size_t),  # token_len_out
+        POINTER(Claims),  # claims_out (may be NULL)
+    ],
+)
+_declare(
+    "sesame_should_refresh", _R, [POINTER(PolicyStruct), POINTER(Claims), c_uint64, POINTER(c_int)]
+)
+_declare("sesame_check_revoked_before", _R, [POINTER(Claims), c_uint64])
+
+
+def version() -> str:
+    """The library's version string, e.g. ``"0.1.0"``."""
+    raw = lib.sesame_version()
+    return raw.decode("ascii") if raw else ""
+
+
+class Buffers:
+    """One thread's output buffers, reused by every call on that thread:
+    seal/open/refresh allocate no ctypes objects per call."""
+
+    __slots__ = ("token", "token_len", "claims", "claims_bytes", "due", "u32", "size")
+
+    def __init__(self) -> None:
+        self.token = ctypes.create_string_buffer(TOKEN_CAP)
+        self.token_len = c_size_t()
+        self.claims = Claims()
+        # The same memory as bytes-like, to slice `data` without ctypes' per-item access.
+        self.claims_bytes = memoryview(self.claims).cast("B")
+        self.due = c_int()
+        self.u32 = c_uint32()
+        self.size = c_size_t()
+
+
+_local = threading.local()
+
+
+def buffers() -> Buffers:
+    """This thread's Buffers (made on first use)."""
+    try:
+        return _local.buffers  # type: ignore[no-any-return]
+    except AttributeError:
+        made = _local.buffers = Buffers()
+        return made

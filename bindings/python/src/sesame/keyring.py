@@ -1,0 +1,487 @@
+"""Keyring: the keys, and seal / open / refresh.
+
+THREADS. One Keyring is meant to be shared by every thread of a process.
+The C ABI lets ``sesame_seal``/``open``/``refresh`` (and the read-only
+queries) run concurrently through one ring, but needs exclusive access to
+change the keys (add, derive, promote, retire, free). The Keyring enforces
+exactly that with a reader-writer discipline built for a short hot path:
+
+- A reader (seal/open/refresh/len/primary_id) registers itself in the set
+  ``_readers`` (``set.add``, atomic under the GIL), then checks the
+  ``_writing`` flag. If no writer is active it calls into the library (ctypes
+  releases the GIL, so readers run side by side) and unregisters. If a
+  writer is active it unregisters, waits for the writer's lock, and retries.
+- A writer (key changes and close) takes ``_write_lock`` (one writer at a
+  time), sets ``_writing``, waits until ``_readers`` is empty, changes the
+  ring, and clears the flag. Because a reader registers *before* it reads
+  the flag and the writer sets the flag *before* it reads the set, either
+  the reader sees the flag and backs off, or the writer sees the reader and
+  waits for it: never both in the ring at once.
+
+An uncontended reader pays two set operations and one attribute read, no
+lock. Writers poll (key changes are rare and readers take microseconds).
+This relies on the GIL making ``set.add``/``discard`` and attribute reads
+atomic; on a free-threaded CPython build every call takes ``_write_lock``
+instead (correct, but seal/open no longer overlap).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import secrets
+import sys
+import threading
+import time
+from datetime import timedelta
+from types import TracebackType
+from typing import Callable, TypeVar, Union
+
+from . import _native
+from ._errors import KeyringClosed, raise_for
+from ._native import NO_LIMIT, TOKEN_CAP, TOKEN_MAX, U32_MAX, U64_MAX, Buffers
+from .policy import Policy
+from .session import Session, Timestamp, session_from_claims, to_unix
+
+__all__ = ["Keyring", "Bytes"]
+
+#: Byte strings the API accepts (copied to ``bytes`` if not already).
+Bytes = Union[bytes, bytearray, memoryview]
+
+_T = TypeVar("_T")
+
+_lib = _native.lib
+_seal = _lib.sesame_seal
+_open = _lib.sesame_open
+_refresh = _lib.sesame_refresh
+_buffers = _native.buffers
+_DEFAULT_C = Policy.default()._c
+_time = time.time
+_GIL = not (hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled())
+
+
+def _key_id(key_id: int) -> int:
+    if type(key_id) is not int or not 0 <= key_id <= U32_MAX:
+        raise ValueError(f"key_id must be an int in 0 .. 2**32-1, not {key_id!r}")
+    return key_id
+
+
+def _as_bytes(value: object, what: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"{what} must be bytes, not {type(value).__name__}")
+
+
+def _token_bytes(token: object) -> bytes:
+    """Token text as the ASCII bytes the library reads. Anything over
+    TOKEN_MAX is cut to TOKEN_MAX + 1 characters (the library still says
+    TooLong, without us copying a huge string); non-ASCII characters become
+    '?', which the library rejects as Malformed."""
+    if isinstance(token, str):
+        if len(token) > TOKEN_MAX:
+            token = token[: TOKEN_MAX + 1]
+        return token.encode("ascii", "replace")
+    if isinstance(token, (bytes, bytearray, memoryview)):
+        return bytes(token[: TOKEN_MAX + 1])
+    raise TypeError(f"token must be str, not {type(token).__name__}")
+
+
+def _slow_now(now: object) -> int:
+    return to_unix(now)  # type: ignore[arg-type]
+
+
+def _lifetime(lifetime: int | timedelta | None) -> int:
+    if lifetime is None:
+        return NO_LIMIT
+    if isinstance(lifetime, timedelta):
+        lifetime = lifetime // timedelta(seconds=1)
+    if type(lifetime) is not int or not 0 <= lifetime < NO_LIMIT:
+        raise ValueError(f"lifetime must be None or seconds in 0 .. 2**64-2, not {lifetime!r}")
+    return lifetime
+
+
+class Keyring:
+    """Up to ``sesame.RING_CAPACITY`` keys with u32 IDs, one of them the
+    primary that seals; every key present opens. Owns a heap ring from
+    ``sesame_keyring_new``, zeroized and freed by ``sesame_keyring_free`` on
+    :meth:`close`, at the end of a ``with`` block, or when garbage-collected.
+
+    ::
+
+        ring = sesame.Keyring()
+        ring.derive_key(1, master_secret, b"session cookie")
+        token = ring.seal(42)
+        session = ring.open(token)          # Session(user_id=42, ...)
+
+    Safe to share between threads; see the module docstring.
+    """
+
+    __slots__ = ("_ring", "_readers", "_enter", "_exit", "_writing", "_write_lock", "__weakref__")
+
+    def __init__(self) -> None:
+        self._ring: int = 0
+        self._readers: set[Buffers] = set()
+        self._enter = self._readers.add
+        self._exit = self._readers.discard
+        self._writing = not _GIL  # without a GIL, every call goes through the lock
+        self._write_lock = threading.Lock()
+        out = ctypes.c_void_p()
+        rc = _lib.sesame_keyring_new(ctypes.byref(out))
+        if rc:
+            raise_for(rc)
+        self._ring = out.value or 0
+
+    # -- lifetime -------------------------------------------------------------
+
+    def close(self) -> None:
+        """Zeroizes and frees the keys now. Waits for calls in flight; later
+        calls raise :class:`sesame.KeyringClosed`. Idempotent."""
+        if not self._ring:
+            return
+        self._write(self._free)
+
+    def _free(self, ring: int) -> None:
+        self._ring = 0
+        _lib.sesame_keyring_free(ring)
+
+    @property
+    def closed(self) -> bool:
+        return not self._ring
+
+    def __enter__(self) -> Keyring:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        ring = getattr(self, "_ring", 0)
+        if ring:
+            # No call can be in flight: every call holds a reference to self.
+            self._ring = 0
+            _lib.sesame_keyring_free(ring)
+
+    def __copy__(self) -> Keyring:
+        raise TypeError("a sesame.Keyring cannot be copied; share the same instance")
+
+    def __deepcopy__(self, memo: object) -> Keyring:
+        raise TypeError("a sesame.Keyring cannot be copied; share the same instance")
+
+    def __reduce__(self) -> str:
+        raise TypeError("a sesame.Keyring cannot be pickled (it holds keys)")
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<sesame.Keyring closed>"
+        return f"<sesame.Keyring keys={len(self)} primary={self.primary_id!r}>"
+
+    # -- the reader-writer discipline ----------------------------------------
+
+    def _write(self, change: Callable[[int], _T]) -> _T:
+        """Runs ``change(ring)`` with no reader in the ring."""
+        with self._write_lock:
+            ring = self._ring
+            if not ring:
+                raise KeyringClosed()
+            self._writing = True
+            try:
+                pause = 0.0
+                while self._readers:
+                    time.sleep(pause)
+                    pause = min(pause * 2 or 1e-6, 1e-3)
+                return change(ring)
+            finally:
+                # A closed ring keeps readers on the slow path, which raises KeyringClosed.
+                self._writing = not _GIL or not self._ring
+
+    def _wait_for_writer(self, buffers: Buffers) -> int:
+        """The slow path of a reader that met a writer (or a closed ring, or
+        a build without a GIL). Returns the ring, registered as a reader;
+        the caller unregisters."""
+        self._exit(buffers)
+        while True:
+            with self._write_lock:
+                if not _GIL:
+                    # No GIL: hold the lock across the whole call instead;
+                    # the caller's _exit is then a harmless no-op.
+                    raise _HoldLock
+                if not self._ring:
+                    raise KeyringClosed()
+            self._enter(buffers)
+            if not self._writing:
+                return self._ring
+            self._exit(buffers)
+
+    def _locked_call(self, call: Callable[[int], _T]) -> _T:
+        with self._write_lock:
+            if not self._ring:
+                raise KeyringClosed()
+            return call(self._ring)
+
+    # -- key changes (exclusive) ------------------------------------------------
+
+    def add_key(self, key_id: int, key: Bytes) -> None:
+        """Adds a raw key of ``sesame.KEY_BYTES`` (32) bytes under ``key_id``
+        (0 .. 2**32-1). The first key of a ring without a primary becomes the
+        primary. Raises InvalidKey (wrong length, all zeros), DuplicateKeyId,
+        RingFull."""
+        key_id = _key_id(key_id)
+        material = _as_bytes(key, "key")
+        self._check(self._write(lambda ring: _lib.sesame_keyring_add_key(ring, key_id, material, len(material))))
+
+    def derive_key(self, key_id: int, master: Bytes | str, purpose: Bytes | str = b"") -> None:
+        """Adds a key derived with HKDF-SHA256 from ``master`` (any non-empty
+        secret) and a ``purpose`` label, e.g. ``b"session cookie 2026-11"``
+        (str is taken as UTF-8)."""
+        key_id = _key_id(key_id)
+        secret = master.encode() if isinstance(master, str) else _as_bytes(master, "master")
+        label = purpose.encode() if isinstance(purpose, str) else _as_bytes(purpose, "purpose")
+        self._check(
+            self._write(
+                lambda ring: _lib.sesame_keyring_derive_key(ring, key_id, secret, len(secret), label, len(label))
+            )
+        )
+
+    def promote(self, key_id: int) -> None:
+        """Makes ``key_id`` the key that seals (new and refreshed tokens)."""
+        key_id = _key_id(key_id)
+        self._check(self._write(lambda ring: _lib.sesame_keyring_promote(ring, key_id)))
+
+    def retire(self, key_id: int) -> None:
+        """Removes ``key_id`` (zeroizing it): tokens sealed under it stop
+        opening (UnknownKey)."""
+        key_id = _key_id(key_id)
+        self._check(self._write(lambda ring: _lib.sesame_keyring_retire(ring, key_id)))
+
+    @staticmethod
+    def _check(rc: int) -> None:
+        if rc:
+            raise_for(rc)
+
+    @staticmethod
+    def generate_key() -> bytes:
+        """A fresh random key of ``sesame.KEY_BYTES`` bytes (for tests, or to
+        create a secret to store; production keys come from a secret store)."""
+        return secrets.token_bytes(_native.KEY_BYTES)
+
+    # -- queries (shared) -------------------------------------------------------
+
+    def _read(self, call: Callable[[int, Buffers], _T]) -> _T:
+        buffers = _buffers()
+        self._enter(buffers)
+        try:
+            ring = self._ring
+            if self._writing:
+                ring = self._wait_for_writer(buffers)
+            return call(ring, buffers)
+        except _HoldLock:
+            return self._locked_call(lambda ring: call(ring, buffers))
+        finally:
+            self._exit(buffers)
+
+    @property
+    def primary_id(self) -> int | None:
+        """The primary key's ID, or None if the ring has none."""
+
+        def query(ring: int, buffers: Buffers) -> int | None:
+            rc = _lib.sesame_keyring_primary_id(ring, ctypes.byref(buffers.u32))
+            if rc == _NO_PRIMARY_KEY:
+                return None
+            if rc:
+                raise_for(rc)
+            return int(buffers.u32.value)
+
+        return self._read(query)
+
+    def __len__(self) -> int:
+        """The number of keys in the ring."""
+
+        def query(ring: int, buffers: Buffers) -> int:
+            rc = _lib.sesame_keyring_len(ring, ctypes.byref(buffers.size))
+            if rc:
+                raise_for(rc)
+            return int(buffers.size.value)
+
+        return self._read(query)
+
+    # -- tokens (shared; the hot path) -------------------------------------------
+
+    def seal(
+        self,
+        user_id: int,
+        context: Bytes | None = None,
+        data: Bytes | None = None,
+        lifetime: int | timedelta | None = None,
+        now: Timestamp | None = None,
+    ) -> str:
+        """Seals a new session for ``user_id`` (0 .. 2**64-1) under the
+        primary key and returns the token: at most ``sesame.TOKEN_MAX``
+        base64url characters, safe as a cookie value.
+
+        ``context`` binds the token (at most CONTEXT_MAX bytes, e.g. the
+        SHA-256 of a device cookie; ``open`` must pass the same), ``data`` is
+        up to DATA_MAX bytes of the application's own, ``lifetime`` the
+        token's own lifetime in seconds from now ("remember me"; the policy's
+        absolute lifetime still applies), ``now`` the login time (default:
+        the current time). Raises NoPrimaryKey, DataTooLong, ContextTooLong,
+        RandomFailed."""
+        if type(user_id) is not int or not 0 <= user_id <= U64_MAX:
+            raise ValueError(f"user_id must be an int in 0 .. 2**64-1, not {user_id!r}")
+        if now is None:
+            seconds = int(_time())
+        elif type(now) is int and now >= 0:
+            seconds = now
+        else:
+            seconds = _slow_now(now)
+        if context is None:
+            context_len = 0
+        else:
+            if type(context) is not bytes:
+                context = _as_bytes(context, "context")
+            context_len = len(context)
+        if data is None:
+            data_len = 0
+        else:
+            if type(data) is not bytes:
+                data = _as_bytes(data, "data")
+            data_len = len(data)
+        span = NO_LIMIT if lifetime is None else _lifetime(lifetime)
+        buffers = _buffers()
+        self._enter(buffers)
+        try:
+            ring = self._ring
+            if self._writing:
+                ring = self._wait_for_writer(buffers)
+            rc = _seal(
+                ring,
+                user_id,
+                span,
+                data,
+                data_len,
+                context,
+                context_len,
+                seconds,
+                buffers.token,
+                TOKEN_CAP,
+                buffers.token_len,
+            )
+        except _HoldLock:
+            rc = self._locked_call(
+                lambda ring: _seal(
+                    ring, user_id, span, data, data_len, context, context_len, seconds,
+                    buffers.token, TOKEN_CAP, buffers.token_len,
+                )
+            )
+        finally:
+            self._exit(buffers)
+        if rc:
+            raise_for(rc)
+        return buffers.token.value.decode("ascii")
+
+    def open(
+        self,
+        token: str,
+        context: Bytes | None = None,
+        now: Timestamp | None = None,
+        policy: Policy | None = None,
+    ) -> Session:
+        """Opens ``token`` sealed for ``context`` and checks it against
+        ``policy`` (default: ``Policy.default()``) at ``now`` (default: the
+        current time). Raises a :class:`sesame.TokenRejected` subclass for any
+        token that gives no session: InvalidToken (Malformed, TooLong,
+        UnsupportedVersion, UnknownKey, AuthFailed) or SessionExpired
+        (IdleExpired, LifetimeExpired, IssuedInFuture, Revoked); and
+        ContextTooLong for a context over CONTEXT_MAX bytes."""
+        if type(token) is str and len(token) <= TOKEN_MAX and token.isascii():
+            text = token.encode()
+        else:
+            text = _token_bytes(token)
+        if now is None:
+            seconds = int(_time())
+        elif type(now) is int and now >= 0:
+            seconds = now
+        else:
+            seconds = _slow_now(now)
+        if context is None:
+            context_len = 0
+        else:
+            if type(context) is not bytes:
+                context = _as_bytes(context, "context")
+            context_len = len(context)
+        rules = _DEFAULT_C if policy is None else policy._c
+        buffers = _buffers()
+        self._enter(buffers)
+        try:
+            ring = self._ring
+            if self._writing:
+                ring = self._wait_for_writer(buffers)
+            rc = _open(ring, text, len(text), context, context_len, rules, seconds, buffers.claims)
+        except _HoldLock:
+            rc = self._locked_call(
+                lambda ring: _open(ring, text, len(text), context, context_len, rules, seconds, buffers.claims)
+            )
+        finally:
+            self._exit(buffers)
+        if rc:
+            raise_for(rc)
+        return session_from_claims(buffers)
+
+    def refresh(
+        self,
+        token: str,
+        context: Bytes | None = None,
+        now: Timestamp | None = None,
+        policy: Policy | None = None,
+    ) -> tuple[str, Session]:
+        """Opens ``token`` as :meth:`open` does and seals it again under the
+        primary key with a fresh nonce and ``refreshed_at = now`` (session ID,
+        login time, lifetime and data kept). Returns the new token and the
+        refreshed session. Raises what :meth:`open` and :meth:`seal` raise."""
+        text = _token_bytes(token)
+        seconds = _slow_now(now) if now is not None else int(_time())
+        if context is not None:
+            context = _as_bytes(context, "context")
+        context_len = 0 if context is None else len(context)
+        rules = _DEFAULT_C if policy is None else policy._c
+
+        def call(ring: int, buffers: Buffers) -> int:
+            return int(
+                _refresh(
+                    ring,
+                    text,
+                    len(text),
+                    context,
+                    context_len,
+                    rules,
+                    seconds,
+                    buffers.token,
+                    TOKEN_CAP,
+                    buffers.token_len,
+                    buffers.claims,
+                )
+            )
+
+        rc = self._read(call)
+        if rc:
+            raise_for(rc)
+        buffers = _buffers()
+        return buffers.token.value.decode("ascii"), session_from_claims(buffers)
+
+
+class _HoldLock(Exception):
+    """Internal: on a free-threaded build, redo the call under the write lock."""
+
+
+def _no_primary_key_code() -> int:
+    from ._errors import NoPrimaryKey
+
+    return NoPrimaryKey.code if NoPrimaryKey.code is not None else -1
+
+
+_NO_PRIMARY_KEY = _no_primary_key_code()

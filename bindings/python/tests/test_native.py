@@ -1,0 +1,297 @@
+"""The ctypes layer: loading, sizes and codes from the library, struct
+layouts, every declared function, and the codes only the raw C ABI reaches."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import sesame
+from sesame import _errors, _native
+from sesame._native import Claims, PolicyStruct, lib
+
+from .conftest import K1, NOW, REPO
+
+FUNCTIONS = [
+    "sesame_version",
+    "sesame_strerror",
+    "sesame_result_name",
+    "sesame_token_max",
+    "sesame_key_bytes",
+    "sesame_session_id_bytes",
+    "sesame_data_max",
+    "sesame_context_max",
+    "sesame_ring_capacity",
+    "sesame_claims_size",
+    "sesame_policy_size",
+    "sesame_unix_now",
+    "sesame_policy_default",
+    "sesame_keyring_new",
+    "sesame_keyring_init",
+    "sesame_keyring_free",
+    "sesame_keyring_set_random",
+    "sesame_keyring_add_key",
+    "sesame_keyring_derive_key",
+    "sesame_keyring_promote",
+    "sesame_keyring_retire",
+    "sesame_keyring_primary_id",
+    "sesame_keyring_len",
+    "sesame_seal",
+    "sesame_open",
+    "sesame_refresh",
+    "sesame_should_refresh",
+    "sesame_check_revoked_before",
+]
+
+
+def header_functions() -> set[str]:
+    import re
+
+    text = (REPO / "include" / "sesame.h").read_text()
+    return set(re.findall(r"\b(sesame_[a-z_]+)\(", text))
+
+
+def test_every_header_function_is_declared() -> None:
+    assert header_functions() == set(FUNCTIONS)
+    for name in FUNCTIONS:
+        function = getattr(lib, name)
+        assert function.argtypes is not None, name
+        assert name == "sesame_keyring_free" or function.restype is not None, name
+
+
+def test_sizes_come_from_the_library() -> None:
+    assert sesame.TOKEN_MAX == lib.sesame_token_max() == 311
+    assert sesame.KEY_BYTES == lib.sesame_key_bytes() == 32
+    assert sesame.SESSION_ID_BYTES == lib.sesame_session_id_bytes() == 16
+    assert sesame.DATA_MAX == lib.sesame_data_max() == 128
+    assert sesame.CONTEXT_MAX == lib.sesame_context_max() == 128
+    assert sesame.RING_CAPACITY == lib.sesame_ring_capacity() == 8
+    assert ctypes.sizeof(Claims) == lib.sesame_claims_size()
+    assert ctypes.sizeof(PolicyStruct) == lib.sesame_policy_size()
+    assert _native.CLAIMS_HEAD.size == Claims.data.offset
+    assert sesame.LIBRARY_VERSION[0].isdigit()
+    assert Path(sesame.LIBRARY_PATH).name.startswith("libsesame")
+    assert lib.sesame_unix_now() > NOW
+
+
+def test_error_table_is_built_from_the_library() -> None:
+    expected = {
+        1: "Malformed", 2: "TooLong", 3: "UnsupportedVersion", 4: "UnknownKey", 5: "AuthFailed",
+        6: "IdleExpired", 7: "LifetimeExpired", 8: "IssuedInFuture", 9: "Revoked",
+        10: "BufferTooSmall", 11: "NoPrimaryKey", 12: "RingFull", 13: "InvalidKey",
+        14: "DuplicateKeyId", 15: "DataTooLong", 16: "ContextTooLong", 17: "RandomFailed",
+        100: "NullArgument", 101: "InvalidArgument", 102: "InternalError",
+    }  # fmt: skip
+    assert {code: cls.__name__ for code, cls in _errors.ERRORS.items()} == expected
+    assert _errors.RESULT_NAMES[0] == "SESAME_OK"
+    for code, cls in _errors.ERRORS.items():
+        assert cls is getattr(sesame, cls.__name__)
+        assert cls.code == code
+        assert cls.name == lib.sesame_result_name(code).decode()
+        error = cls()
+        assert error.code == code and error.name == cls.name
+        assert str(error) == lib.sesame_strerror(code).decode() != "unknown error"
+    messages = [str(cls()) for cls in _errors.ERRORS.values()]
+    assert len(set(messages)) == len(messages)
+
+
+def test_error_hierarchy() -> None:
+    rejected = {"Malformed", "TooLong", "UnsupportedVersion", "UnknownKey", "AuthFailed"}
+    expired = {"IdleExpired", "LifetimeExpired", "IssuedInFuture", "Revoked"}
+    keyring = {"NoPrimaryKey", "RingFull", "InvalidKey", "DuplicateKeyId"}
+    usage = {"BufferTooSmall", "DataTooLong", "ContextTooLong", "NullArgument", "InvalidArgument"}
+    for cls in _errors.ERRORS.values():
+        assert issubclass(cls, sesame.SesameError)
+        name = cls.__name__
+        assert issubclass(cls, sesame.InvalidToken) == (name in rejected)
+        assert issubclass(cls, sesame.SessionExpired) == (name in expired)
+        assert issubclass(cls, sesame.TokenRejected) == (name in rejected | expired)
+        assert issubclass(cls, sesame.KeyringError) == (name in keyring)
+        assert issubclass(cls, sesame.UsageError) == (name in usage)
+    assert issubclass(sesame.KeyringClosed, sesame.KeyringError)
+    assert issubclass(sesame.KeyringClosed, ValueError)
+    assert sesame.KeyringClosed().code is None
+
+
+def test_unknown_codes() -> None:
+    assert lib.sesame_result_name(18) is None and lib.sesame_result_name(99) is None
+    error = _errors.error_for(18)
+    assert type(error) is sesame.SesameError
+    assert error.code == 18 and error.name is None
+    assert str(error) == "unknown error (code 18)"
+    assert lib.sesame_strerror(99999) == b"unknown error"
+    with pytest.raises(sesame.InternalError) as caught:
+        _errors.raise_for(102)
+    assert caught.value.code == 102 and caught.value.name == "SESAME_INTERNAL_ERROR"
+
+
+def test_policy_default_from_the_library() -> None:
+    raw = PolicyStruct()
+    assert lib.sesame_policy_default(ctypes.byref(raw)) == 0
+    policy = sesame.Policy.default()
+    assert policy == sesame.Policy()
+    assert (policy.idle_timeout, policy.absolute_lifetime, policy.future_leeway) == (
+        raw.idle_timeout,
+        raw.absolute_lifetime,
+        raw.future_leeway,
+    )
+    assert policy.refresh_after == raw.refresh_after and policy.revoked_before is None
+    assert (86400, 14 * 86400, 60, 900) == (
+        policy.idle_timeout,
+        policy.absolute_lifetime,
+        policy.future_leeway,
+        policy.refresh_after,
+    )
+
+
+def raises_code(rc: int, cls: type[sesame.SesameError]) -> None:
+    assert rc == cls.code, f"got {rc} ({_errors.RESULT_NAMES.get(rc)}), expected {cls.name}"
+
+
+def test_null_argument_through_the_raw_layer() -> None:
+    with sesame.Keyring() as ring:
+        ring.add_key(1, K1)
+        ptr = ring._ring
+        buf = ctypes.create_string_buffer(_native.TOKEN_CAP)
+        size = ctypes.c_size_t()
+        claims = Claims()
+        policy = sesame.Policy.default()._c
+        raises_code(lib.sesame_policy_default(None), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_new(None), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_add_key(None, 1, K1, 32), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_add_key(ptr, 2, None, 32), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_derive_key(ptr, 2, None, 5, b"p", 1), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_primary_id(ptr, None), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_len(None, ctypes.byref(size)), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_promote(None, 1), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_retire(None, 1), sesame.NullArgument)
+        raises_code(
+            lib.sesame_seal(ptr, 1, _native.NO_LIMIT, None, 5, None, 0, NOW, buf, len(buf), size),
+            sesame.NullArgument,
+        )
+        raises_code(
+            lib.sesame_seal(ptr, 1, _native.NO_LIMIT, None, 0, None, 0, NOW, None, 0, size), sesame.NullArgument
+        )
+        assert lib.sesame_seal(ptr, 1, _native.NO_LIMIT, None, 0, None, 0, NOW, buf, len(buf), size) == 0
+        token = buf.value
+        raises_code(lib.sesame_open(ptr, token, len(token), None, 0, None, NOW, claims), sesame.NullArgument)
+        raises_code(lib.sesame_open(ptr, token, len(token), None, 0, policy, NOW, None), sesame.NullArgument)
+        raises_code(lib.sesame_open(ptr, None, 5, None, 0, policy, NOW, claims), sesame.NullArgument)
+        raises_code(
+            lib.sesame_refresh(ptr, token, len(token), None, 0, policy, NOW, None, 0, size, None),
+            sesame.NullArgument,
+        )
+        raises_code(lib.sesame_should_refresh(policy, None, NOW, None), sesame.NullArgument)
+        raises_code(lib.sesame_check_revoked_before(None, NOW), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_set_random(None, _native.RANDOM_FN(), None), sesame.NullArgument)
+        lib.sesame_keyring_free(None)  # tolerated
+
+
+def test_invalid_argument_and_buffer_too_small_through_the_raw_layer() -> None:
+    storage = ctypes.create_string_buffer(16384 + 64)
+    base = ctypes.addressof(storage)
+    aligned = (base + 15) // 16 * 16
+    out = ctypes.c_void_p()
+    raises_code(lib.sesame_keyring_init(aligned + 1, 16384, ctypes.byref(out)), sesame.InvalidArgument)
+    raises_code(lib.sesame_keyring_init(aligned, 16, ctypes.byref(out)), sesame.BufferTooSmall)
+    assert lib.sesame_keyring_init(aligned, 16384, ctypes.byref(out)) == 0
+    assert out.value == aligned
+    assert lib.sesame_keyring_add_key(out, 1, K1, 32) == 0
+    small = ctypes.create_string_buffer(10)
+    size = ctypes.c_size_t(777)
+    raises_code(
+        lib.sesame_seal(out, 1, _native.NO_LIMIT, None, 0, None, 0, NOW, small, len(small), size),
+        sesame.BufferTooSmall,
+    )
+    assert size.value == 777 and small.raw == bytes(10)  # nothing written on failure
+    claims = Claims()
+    claims.data_len = 500
+    due = ctypes.c_int()
+    raises_code(
+        lib.sesame_should_refresh(sesame.Policy.default()._c, claims, NOW, ctypes.byref(due)), sesame.InvalidArgument
+    )
+    raises_code(lib.sesame_check_revoked_before(claims, NOW), sesame.InvalidArgument)
+    lib.sesame_keyring_free(out)  # zeroizes, does not free caller storage
+
+
+def test_random_failed_through_a_failing_random_source() -> None:
+    calls = []
+
+    @_native.RANDOM_FN
+    def failing(user: int | None, buf: object, length: int) -> int:
+        calls.append(length)
+        return 1
+
+    @_native.RANDOM_FN
+    def zeros(user: int | None, buf: object, length: int) -> int:
+        ctypes.memset(buf, 0, length)
+        return 0
+
+    with sesame.Keyring() as ring:
+        ring.add_key(1, K1)
+        assert lib.sesame_keyring_set_random(ring._ring, failing, None) == 0
+        with pytest.raises(sesame.RandomFailed) as caught:
+            ring.seal(1, now=NOW)
+        assert caught.value.name == "SESAME_RANDOM_FAILED"
+        assert calls
+        assert lib.sesame_keyring_set_random(ring._ring, zeros, None) == 0
+        token = ring.seal(1, now=NOW)
+        assert ring.open(token, now=NOW).session_id == bytes(16)  # the source was used
+        assert lib.sesame_keyring_set_random(ring._ring, _native.RANDOM_FN(), None) == 0  # back to the OS
+        assert ring.open(ring.seal(1, now=NOW), now=NOW).session_id != bytes(16)
+
+
+def test_library_not_found_lists_every_place(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        """
+        import sesame
+        """
+    )
+    env = dict(os.environ, SESAME_LIB=str(tmp_path / "nope.so"))
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "LibraryNotFound" in result.stderr
+    assert "nope.so" in result.stderr and "SESAME_LIB" in result.stderr
+
+    probe = textwrap.dedent(
+        """
+        import os, sys
+        os.environ.pop("SESAME_LIB", None)
+        import ctypes, ctypes.util
+        ctypes.util.find_library = lambda name: None
+        import importlib.util, pathlib
+        real = ctypes.CDLL
+        def refuse(path, *a, **k):
+            raise OSError("refused by the test: " + str(path))
+        ctypes.CDLL = refuse
+        try:
+            import sesame
+        except ImportError as error:
+            print(type(error).__name__)
+            print(isinstance(error, ImportError))
+            for place, reason in error.tried:
+                print(place, "|", reason)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SESAME_LIB"}
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+    lines = result.stdout.splitlines()
+    assert lines[0] == "LibraryNotFound" and lines[1] == "True", result.stderr
+    places = "\n".join(lines[2:])
+    assert "src/sesame/libsesame.so" in places  # the package's own copy
+    assert "target/release/libsesame.so" in places  # the source checkout
+    assert 'find_library("sesame")' in places  # the system
+
+
+def test_sesame_lib_selects_the_library() -> None:
+    path = REPO / "target" / "release" / "libsesame.so"
+    code = "import sesame; print(sesame.LIBRARY_PATH)"
+    env = dict(os.environ, SESAME_LIB=str(path))
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == str(path), result.stderr
