@@ -1,0 +1,159 @@
+# frozen_string_literal: true
+
+require "ffi"
+
+module Sesame
+  # The raw C ABI of libsesame (include/sesame.h), loaded once, when this file
+  # is required. Everything here is unsafe in the C sense: pointers are passed
+  # through unchecked. Use Sesame::Keyring and friends instead; this module is
+  # public only so tests and experts can reach the C contract directly.
+  #
+  # The library is looked up in this order, and the first that loads wins:
+  #
+  # 1. ENV["SESAME_LIB"], if set (and then nothing else: an explicit choice
+  #    that fails is an error, not a reason to load some other copy);
+  # 2. the gem's own copy, lib/sesame/native/libsesame.so;
+  # 3. this repository's build, target/release/libsesame.so;
+  # 4. the system's library search path (libsesame.so via dlopen).
+  #
+  # If none loads, a LoadError lists every path tried and why it failed.
+  module Native
+    extend ::FFI::Library
+
+    LIBRARY_FILE = ::FFI.map_library_name("sesame") # "libsesame.so", "libsesame.dylib", ...
+
+    # [path or name, where it came from] in lookup order.
+    def self.library_candidates(env = ENV)
+      explicit = env["SESAME_LIB"]
+      return [[explicit, "SESAME_LIB"]] if explicit && !explicit.empty?
+
+      here = __dir__ # bindings/ruby/lib/sesame
+      [
+        [File.join(here, "native", LIBRARY_FILE), "gem's bundled copy"],
+        [File.expand_path(File.join("..", "..", "..", "..", "target", "release", LIBRARY_FILE), here),
+         "repository build (make -C bindings/c lib)"],
+        ["sesame", "system library path"]
+      ]
+    end
+
+    def self.load_library!
+      tried = []
+      library_candidates.each do |path, origin|
+        if path.include?(File::SEPARATOR) && !File.exist?(path)
+          tried << "  #{path} (#{origin}): no such file"
+          next
+        end
+        begin
+          ffi_lib(path)
+          @library_path = path
+          return path
+        rescue LoadError => e
+          tried << "  #{path} (#{origin}): #{e.message.lines.first.to_s.strip}"
+        end
+      end
+      raise LoadError, "sesame: could not load the native library #{LIBRARY_FILE}. Tried:\n#{tried.join("\n")}\n" \
+                       "Build it with `make -C bindings/c lib` (or `cargo rustc --release --features capi " \
+                       "--crate-type cdylib`), or point SESAME_LIB at it."
+    end
+
+    class << self
+      attr_reader :library_path
+    end
+
+    load_library!
+
+    # Result codes are uint32_t; every fallible function returns one.
+    typedef :uint32, :sesame_result
+    callback :sesame_random_fn, %i[pointer pointer size_t], :int
+
+    attach_function :sesame_version, [], :string
+    attach_function :sesame_strerror, [:uint32], :string
+    attach_function :sesame_result_name, [:uint32], :string # nil for unknown codes
+
+    attach_function :sesame_token_max, [], :size_t
+    attach_function :sesame_key_bytes, [], :size_t
+    attach_function :sesame_session_id_bytes, [], :size_t
+    attach_function :sesame_data_max, [], :size_t
+    attach_function :sesame_context_max, [], :size_t
+    attach_function :sesame_ring_capacity, [], :size_t
+    attach_function :sesame_claims_size, [], :size_t
+    attach_function :sesame_policy_size, [], :size_t
+    attach_function :sesame_unix_now, [], :uint64
+
+    attach_function :sesame_policy_default, [:pointer], :sesame_result
+    attach_function :sesame_keyring_new, [:pointer], :sesame_result
+    attach_function :sesame_keyring_init, %i[pointer size_t pointer], :sesame_result
+    attach_function :sesame_keyring_free, [:pointer], :void
+    attach_function :sesame_keyring_set_random, %i[pointer sesame_random_fn pointer], :sesame_result
+    attach_function :sesame_keyring_add_key, %i[pointer uint32 pointer size_t], :sesame_result
+    attach_function :sesame_keyring_derive_key, %i[pointer uint32 pointer size_t pointer size_t], :sesame_result
+    attach_function :sesame_keyring_promote, %i[pointer uint32], :sesame_result
+    attach_function :sesame_keyring_retire, %i[pointer uint32], :sesame_result
+    attach_function :sesame_keyring_primary_id, %i[pointer pointer], :sesame_result
+    attach_function :sesame_keyring_len, %i[pointer pointer], :sesame_result
+
+    # These three are attached without `blocking: true` on purpose: they take
+    # a microsecond or two, far less than releasing and retaking the GVL.
+    attach_function :sesame_seal,
+                    %i[pointer uint64 uint64 pointer size_t pointer size_t uint64 pointer size_t pointer],
+                    :sesame_result
+    attach_function :sesame_open,
+                    %i[pointer pointer size_t pointer size_t pointer uint64 pointer],
+                    :sesame_result
+    attach_function :sesame_refresh,
+                    %i[pointer pointer size_t pointer size_t pointer uint64 pointer size_t pointer pointer],
+                    :sesame_result
+    attach_function :sesame_should_refresh, %i[pointer pointer uint64 pointer], :sesame_result
+    attach_function :sesame_check_revoked_before, %i[pointer uint64], :sesame_result
+
+    # Sizes come from the library, never from a copy of the header.
+    TOKEN_MAX = sesame_token_max
+    KEY_BYTES = sesame_key_bytes
+    SESSION_ID_BYTES = sesame_session_id_bytes
+    DATA_MAX = sesame_data_max
+    CONTEXT_MAX = sesame_context_max
+    RING_CAPACITY = sesame_ring_capacity
+    NO_LIMIT = (2**64) - 1 # SESAME_NO_LIMIT (UINT64_MAX)
+    OK = 0
+
+    # struct sesame_policy
+    class Policy < ::FFI::Struct
+      layout :idle_timeout, :uint64,
+             :absolute_lifetime, :uint64,
+             :future_leeway, :uint64,
+             :revoked_before, :uint64,
+             :refresh_after, :uint64
+    end
+
+    # struct sesame_claims
+    class Claims < ::FFI::Struct
+      layout :user_id, :uint64,
+             :session_id, [:uint8, SESSION_ID_BYTES],
+             :issued_at, :uint64,
+             :refreshed_at, :uint64,
+             :lifetime, :uint64,
+             :data_len, :size_t,
+             :data, [:uint8, DATA_MAX]
+    end
+
+    # Our struct declarations must match the library's, byte for byte.
+    { Policy => sesame_policy_size, Claims => sesame_claims_size }.each do |struct, native_size|
+      next if struct.size == native_size
+
+      raise LoadError, "sesame: #{struct.name} layout is #{struct.size} bytes but #{library_path} says " \
+                       "#{native_size}; this binding does not match the library's header"
+    end
+
+    # Field offsets, for reading claims with single get_* calls (faster than
+    # Struct#[] on the hot path of Keyring#open).
+    CLAIMS_USER_ID = Claims.offset_of(:user_id)
+    CLAIMS_SESSION_ID = Claims.offset_of(:session_id)
+    CLAIMS_ISSUED_AT = Claims.offset_of(:issued_at)
+    CLAIMS_REFRESHED_AT = Claims.offset_of(:refreshed_at)
+    CLAIMS_LIFETIME = Claims.offset_of(:lifetime)
+    CLAIMS_DATA_LEN = Claims.offset_of(:data_len)
+    CLAIMS_DATA = Claims.offset_of(:data)
+    CLAIMS_SIZE = Claims.size
+    POLICY_SIZE = Policy.size
+  end
+end
