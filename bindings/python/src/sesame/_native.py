@@ -310,6 +310,33 @@ _declare(
 _declare("sesame_check_revoked_before", _R, [POINTER(Claims), c_uint64])
 
 
+def _unprototyped(name: str) -> Any:
+    """A second function object for ``name`` with restype sesame_result and
+    *no* argtypes: see ``Buffers``."""
+    function = lib._FuncPtr((name, lib))
+    function.restype = c_uint32
+    return function
+
+
+# The hot path. With argtypes, ctypes runs a Python-level from_param
+# converter for every argument of every call: about 1 µs of the ~4 µs of an
+# 11-argument seal on a small machine. These three entry points are called
+# instead with arguments that are *all* explicitly typed already: ctypes
+# instances (c_uint64, c_size_t, c_void_p) passed by value, byref() objects
+# for output pointers, and bytes/None for input byte strings (char*/NULL),
+# so ctypes passes each with its exact C type and converts nothing. Only
+# keyring.py calls them, always through the Buffers below; every other
+# call (and every test of the raw ABI) goes through the prototyped ``lib``.
+fast_seal: Final[Any] = _unprototyped("sesame_seal")
+fast_open: Final[Any] = _unprototyped("sesame_open")
+fast_refresh: Final[Any] = _unprototyped("sesame_refresh")
+
+ZERO_SIZE: Final[c_size_t] = c_size_t(0)
+NO_LIMIT_U64: Final[c_uint64] = c_uint64(U64_MAX)
+TOKEN_CAP_SIZE: Final[c_size_t] = c_size_t(TOKEN_CAP)
+NULL: Final[None] = None
+
+
 def version() -> str:
     """The library's version string, e.g. ``"0.1.0"``."""
     raw = lib.sesame_version()
@@ -317,20 +344,35 @@ def version() -> str:
 
 
 class Buffers:
-    """One thread's output buffers, reused by every call on that thread:
-    seal/open/refresh allocate no ctypes objects per call."""
+    """One thread's call buffers, reused by every call on that thread:
+    seal/open/refresh allocate no ctypes objects per call. The input slots
+    (``user``, ``now``, ...) are per thread because a call reads them after
+    they are set, and another thread could set a shared one in between."""
 
-    __slots__ = ("token", "token_len", "claims", "claims_bytes", "due", "u32", "size")
+    __slots__ = (
+        "token", "token_len", "claims", "claims_bytes", "due", "u32", "size",
+        "token_ref", "token_len_ref", "claims_ref",
+        "user", "lifetime", "now", "data_len", "context_len", "text_len",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.token = ctypes.create_string_buffer(TOKEN_CAP)
         self.token_len = c_size_t()
         self.claims = Claims()
-        # The same memory as bytes-like, to slice `data` without ctypes' per-item access.
+        # The same memory as bytes-like, to unpack and slice without ctypes' per-field access.
         self.claims_bytes = memoryview(self.claims).cast("B")
         self.due = c_int()
         self.u32 = c_uint32()
         self.size = c_size_t()
+        self.token_ref = ctypes.byref(self.token)
+        self.token_len_ref = ctypes.byref(self.token_len)
+        self.claims_ref = ctypes.byref(self.claims)
+        self.user = c_uint64()
+        self.lifetime = c_uint64()
+        self.now = c_uint64()
+        self.data_len = c_size_t()
+        self.context_len = c_size_t()
+        self.text_len = c_size_t()
 
 
 _local = threading.local()

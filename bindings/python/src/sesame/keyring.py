@@ -50,11 +50,19 @@ Bytes = Union[bytes, bytearray, memoryview]
 _T = TypeVar("_T")
 
 _lib = _native.lib
-_seal = _lib.sesame_seal
-_open = _lib.sesame_open
-_refresh = _lib.sesame_refresh
+_seal = _native.fast_seal
+_open = _native.fast_open
+_refresh = _native.fast_refresh
 _buffers = _native.buffers
-_DEFAULT_C = Policy.default()._c
+_local = _native._local
+_DEFAULT_REF = Policy.default()._ref
+_ZERO = _native.ZERO_SIZE
+_NO_LIMIT_U64 = _native.NO_LIMIT_U64
+_CAP = _native.TOKEN_CAP_SIZE
+_unpack_head = _native.CLAIMS_HEAD.unpack_from
+_DATA = _native.CLAIMS_DATA_OFFSET
+_new = object.__new__
+_set = object.__setattr__
 _time = time.time
 _GIL = not (hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled())
 
@@ -117,10 +125,11 @@ class Keyring:
     Safe to share between threads; see the module docstring.
     """
 
-    __slots__ = ("_ring", "_readers", "_enter", "_exit", "_writing", "_write_lock", "__weakref__")
+    __slots__ = ("_ring", "_ring_arg", "_readers", "_enter", "_exit", "_writing", "_write_lock", "__weakref__")
 
     def __init__(self) -> None:
-        self._ring: int = 0
+        self._ring: int = 0  # the address, for key changes and free
+        self._ring_arg = ctypes.c_void_p()  # the same as a typed argument, for readers
         self._readers: set[Buffers] = set()
         self._enter = self._readers.add
         self._exit = self._readers.discard
@@ -131,6 +140,7 @@ class Keyring:
         if rc:
             raise_for(rc)
         self._ring = out.value or 0
+        self._ring_arg = ctypes.c_void_p(self._ring)
 
     # -- lifetime -------------------------------------------------------------
 
@@ -143,6 +153,7 @@ class Keyring:
 
     def _free(self, ring: int) -> None:
         self._ring = 0
+        self._ring_arg = ctypes.c_void_p()
         _lib.sesame_keyring_free(ring)
 
     @property
@@ -200,7 +211,7 @@ class Keyring:
                 # A closed ring keeps readers on the slow path, which raises KeyringClosed.
                 self._writing = not _GIL or not self._ring
 
-    def _wait_for_writer(self, buffers: Buffers) -> int:
+    def _wait_for_writer(self, buffers: Buffers) -> ctypes.c_void_p:
         """The slow path of a reader that met a writer (or a closed ring, or
         a build without a GIL). Returns the ring, registered as a reader;
         the caller unregisters."""
@@ -215,14 +226,14 @@ class Keyring:
                     raise KeyringClosed()
             self._enter(buffers)
             if not self._writing:
-                return self._ring
+                return self._ring_arg
             self._exit(buffers)
 
-    def _locked_call(self, call: Callable[[int], _T]) -> _T:
+    def _locked_call(self, call: Callable[[ctypes.c_void_p], _T]) -> _T:
         with self._write_lock:
             if not self._ring:
                 raise KeyringClosed()
-            return call(self._ring)
+            return call(self._ring_arg)
 
     # -- key changes (exclusive) ------------------------------------------------
 
@@ -272,11 +283,11 @@ class Keyring:
 
     # -- queries (shared) -------------------------------------------------------
 
-    def _read(self, call: Callable[[int, Buffers], _T]) -> _T:
+    def _read(self, call: Callable[[ctypes.c_void_p, Buffers], _T]) -> _T:
         buffers = _buffers()
         self._enter(buffers)
         try:
-            ring = self._ring
+            ring = self._ring_arg
             if self._writing:
                 ring = self._wait_for_writer(buffers)
             return call(ring, buffers)
@@ -289,7 +300,7 @@ class Keyring:
     def primary_id(self) -> int | None:
         """The primary key's ID, or None if the ring has none."""
 
-        def query(ring: int, buffers: Buffers) -> int | None:
+        def query(ring: ctypes.c_void_p, buffers: Buffers) -> int | None:
             rc = _lib.sesame_keyring_primary_id(ring, ctypes.byref(buffers.u32))
             if rc == _NO_PRIMARY_KEY:
                 return None
@@ -302,7 +313,7 @@ class Keyring:
     def __len__(self) -> int:
         """The number of keys in the ring."""
 
-        def query(ring: int, buffers: Buffers) -> int:
+        def query(ring: ctypes.c_void_p, buffers: Buffers) -> int:
             rc = _lib.sesame_keyring_len(ring, ctypes.byref(buffers.size))
             if rc:
                 raise_for(rc)
@@ -311,6 +322,10 @@ class Keyring:
         return self._read(query)
 
     # -- tokens (shared; the hot path) -------------------------------------------
+    #
+    # These three go through the unprototyped entry points of _native (every
+    # argument an explicitly typed ctypes object, see _native.Buffers), the
+    # thread's reusable buffers, and the reader side of the discipline above.
 
     def seal(
         self,
@@ -333,56 +348,48 @@ class Keyring:
         RandomFailed."""
         if type(user_id) is not int or not 0 <= user_id <= U64_MAX:
             raise ValueError(f"user_id must be an int in 0 .. 2**64-1, not {user_id!r}")
-        if now is None:
-            seconds = int(_time())
-        elif type(now) is int and now >= 0:
-            seconds = now
+        try:
+            b: Buffers = _local.buffers
+        except AttributeError:
+            b = _buffers()
+        b.user.value = user_id
+        b.now.value = int(_time()) if now is None else now if type(now) is int and now >= 0 else _slow_now(now)
+        if lifetime is None:
+            span = _NO_LIMIT_U64
         else:
-            seconds = _slow_now(now)
+            span = b.lifetime
+            span.value = _lifetime(lifetime)
         if context is None:
-            context_len = 0
+            context_len = _ZERO
         else:
             if type(context) is not bytes:
                 context = _as_bytes(context, "context")
-            context_len = len(context)
+            context_len = b.context_len
+            context_len.value = len(context)
         if data is None:
-            data_len = 0
+            data_len = _ZERO
         else:
             if type(data) is not bytes:
                 data = _as_bytes(data, "data")
-            data_len = len(data)
-        span = NO_LIMIT if lifetime is None else _lifetime(lifetime)
-        buffers = _buffers()
-        self._enter(buffers)
+            data_len = b.data_len
+            data_len.value = len(data)
+        self._enter(b)
         try:
-            ring = self._ring
+            ring = self._ring_arg
             if self._writing:
-                ring = self._wait_for_writer(buffers)
-            rc = _seal(
-                ring,
-                user_id,
-                span,
-                data,
-                data_len,
-                context,
-                context_len,
-                seconds,
-                buffers.token,
-                TOKEN_CAP,
-                buffers.token_len,
-            )
+                ring = self._wait_for_writer(b)
+            rc = _seal(ring, b.user, span, data, data_len, context, context_len, b.now, b.token_ref, _CAP, b.token_len_ref)
         except _HoldLock:
             rc = self._locked_call(
                 lambda ring: _seal(
-                    ring, user_id, span, data, data_len, context, context_len, seconds,
-                    buffers.token, TOKEN_CAP, buffers.token_len,
+                    ring, b.user, span, data, data_len, context, context_len, b.now, b.token_ref, _CAP, b.token_len_ref
                 )
             )
         finally:
-            self._exit(buffers)
+            self._exit(b)
         if rc:
             raise_for(rc)
-        return buffers.token.value.decode("ascii")
+        return b.token.value.decode("ascii")
 
     def open(
         self,
@@ -402,35 +409,50 @@ class Keyring:
             text = token.encode()
         else:
             text = _token_bytes(token)
-        if now is None:
-            seconds = int(_time())
-        elif type(now) is int and now >= 0:
-            seconds = now
-        else:
-            seconds = _slow_now(now)
+        try:
+            b: Buffers = _local.buffers
+        except AttributeError:
+            b = _buffers()
+        b.text_len.value = len(text)
+        b.now.value = int(_time()) if now is None else now if type(now) is int and now >= 0 else _slow_now(now)
         if context is None:
-            context_len = 0
+            context_len = _ZERO
         else:
             if type(context) is not bytes:
                 context = _as_bytes(context, "context")
-            context_len = len(context)
-        rules = _DEFAULT_C if policy is None else policy._c
-        buffers = _buffers()
-        self._enter(buffers)
+            context_len = b.context_len
+            context_len.value = len(context)
+        rules = _DEFAULT_REF if policy is None else policy._ref
+        self._enter(b)
         try:
-            ring = self._ring
+            ring = self._ring_arg
             if self._writing:
-                ring = self._wait_for_writer(buffers)
-            rc = _open(ring, text, len(text), context, context_len, rules, seconds, buffers.claims)
+                ring = self._wait_for_writer(b)
+            rc = _open(ring, text, b.text_len, context, context_len, rules, b.now, b.claims_ref)
         except _HoldLock:
             rc = self._locked_call(
-                lambda ring: _open(ring, text, len(text), context, context_len, rules, seconds, buffers.claims)
+                lambda ring: _open(ring, text, b.text_len, context, context_len, rules, b.now, b.claims_ref)
             )
         finally:
-            self._exit(buffers)
+            self._exit(b)
         if rc:
             raise_for(rc)
-        return session_from_claims(buffers)
+        # session_from_claims(b), inlined: the hot path's last step.
+        user_id, session_id, issued, refreshed, lifetime, data_len = _unpack_head(b.claims_bytes)
+        session = _new(Session)
+        _set(
+            session,
+            "__dict__",
+            {
+                "user_id": user_id,
+                "session_id": session_id,
+                "_issued_unix": issued,
+                "_refreshed_unix": refreshed,
+                "lifetime": None if lifetime == NO_LIMIT else lifetime,
+                "data": bytes(b.claims_bytes[_DATA : _DATA + data_len]) if data_len else b"",
+            },
+        )
+        return session
 
     def refresh(
         self,
@@ -444,34 +466,41 @@ class Keyring:
         login time, lifetime and data kept). Returns the new token and the
         refreshed session. Raises what :meth:`open` and :meth:`seal` raise."""
         text = _token_bytes(token)
-        seconds = _slow_now(now) if now is not None else int(_time())
-        if context is not None:
+        try:
+            b: Buffers = _local.buffers
+        except AttributeError:
+            b = _buffers()
+        b.text_len.value = len(text)
+        b.now.value = int(_time()) if now is None else _slow_now(now)
+        if context is None:
+            context_len = _ZERO
+        else:
             context = _as_bytes(context, "context")
-        context_len = 0 if context is None else len(context)
-        rules = _DEFAULT_C if policy is None else policy._c
+            context_len = b.context_len
+            context_len.value = len(context)
+        rules = _DEFAULT_REF if policy is None else policy._ref
 
-        def call(ring: int, buffers: Buffers) -> int:
+        def call(ring: object) -> int:
             return int(
                 _refresh(
-                    ring,
-                    text,
-                    len(text),
-                    context,
-                    context_len,
-                    rules,
-                    seconds,
-                    buffers.token,
-                    TOKEN_CAP,
-                    buffers.token_len,
-                    buffers.claims,
+                    ring, text, b.text_len, context, context_len, rules, b.now,
+                    b.token_ref, _CAP, b.token_len_ref, b.claims_ref,
                 )
-            )
+            )  # fmt: skip
 
-        rc = self._read(call)
+        self._enter(b)
+        try:
+            ring = self._ring_arg
+            if self._writing:
+                ring = self._wait_for_writer(b)
+            rc = call(ring)
+        except _HoldLock:
+            rc = self._locked_call(call)
+        finally:
+            self._exit(b)
         if rc:
             raise_for(rc)
-        buffers = _buffers()
-        return buffers.token.value.decode("ascii"), session_from_claims(buffers)
+        return b.token.value.decode("ascii"), session_from_claims(b)
 
 
 class _HoldLock(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from . import _native
 from ._errors import raise_for
@@ -54,6 +55,7 @@ class Policy:
     revoked_before: datetime | int | None = None if _DEFAULT.revoked_before == 0 else from_unix(_DEFAULT.revoked_before)
     refresh_after: int | None = _limit(_DEFAULT.refresh_after)
     _c: PolicyStruct = field(init=False, repr=False, compare=False, hash=False)
+    _ref: Any = field(init=False, repr=False, compare=False, hash=False)  # byref(_c), for the hot path
 
     def __post_init__(self) -> None:
         def seconds(name: str, value: int | None) -> int:
@@ -75,6 +77,13 @@ class Policy:
             seconds("refresh_after", self.refresh_after),
         )
         object.__setattr__(self, "_c", struct)
+        object.__setattr__(self, "_ref", ctypes.byref(struct))
+
+    def __reduce__(self) -> tuple[type[Policy], tuple[Any, ...]]:
+        return (
+            type(self),
+            (self.idle_timeout, self.absolute_lifetime, self.future_leeway, self.revoked_before, self.refresh_after),
+        )
 
     @classmethod
     def default(cls) -> Policy:

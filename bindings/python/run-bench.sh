@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The Python benchmark: sesame against itsdangerous, cryptography's Fernet
+# and pyseto (v4.local) in one run. Installs the peers into the venv
+# (bindings/python/.venv) and builds libsesame first.
+#
+#   bash bindings/python/run-bench.sh [--repeat 7] [--json out.json] [--check]
+#
+# Run it on an otherwise idle machine: the table is a min of interleaved runs,
+# but other load still shows in the medians.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$here"
+PYTHON="${PYTHON:-python3}"
+venv="$here/.venv"
+[ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
+py="$venv/bin/python"
+"$py" -m pip install -q --disable-pip-version-check "itsdangerous>=2" "cryptography>=41" "pyseto>=1.7"
+"$py" -m pip install -q --disable-pip-version-check -e "$here"
+[ -n "${SESAME_LIB:-}" ] || make -C "$root/bindings/c" --no-print-directory lib
+exec "$py" "$here/bench/bench.py" "$@"

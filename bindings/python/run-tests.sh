@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The Python binding's tests, from a fresh checkout: makes a venv
+# (bindings/python/.venv), installs pytest and mypy into it and the package
+# in editable mode, builds libsesame and the Rust interop tool (and the C
+# example, if a C compiler is there), type-checks the package with
+# mypy --strict, and runs pytest. Exits non-zero on any failure.
+#
+#   bash bindings/python/run-tests.sh [pytest args...]
+#
+# PYTHON picks the interpreter (default python3, 3.9+). SESAME_LIB, if set,
+# is the library under test (then nothing is built but the Rust tool).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$here"
+PYTHON="${PYTHON:-python3}"
+venv="$here/.venv"
+
+echo "== python: venv $venv ($("$PYTHON" --version 2>&1))"
+if [ ! -x "$venv/bin/python" ]; then
+  if ! "$PYTHON" -m venv "$venv"; then
+    # Debian's python3 ships venv separately.
+    if command -v apt-get >/dev/null && [ "$(id -u)" -eq 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      rm -rf "$venv"
+      "$PYTHON" -m venv "$venv"
+    else
+      echo "cannot create a venv: install python3-venv" >&2
+      exit 1
+    fi
+  fi
+fi
+py="$venv/bin/python"
+"$py" -m pip install -q --disable-pip-version-check "pytest>=8,<10" "mypy==2.4.1"
+"$py" -m pip install -q --disable-pip-version-check -e "$here"
+
+echo "== python: building libsesame and the interop tool"
+export SESAME_REQUIRE_TOOLS=1
+if [ -z "${SESAME_LIB:-}" ]; then
+  make -C "$root/bindings/c" --no-print-directory lib
+fi
+(cd "$root" && cargo build --quiet --release --example interop)
+if command -v "${CC:-cc}" >/dev/null; then
+  make -C "$root/bindings/c" --no-print-directory build/session_cookie >/dev/null
+else
+  echo "   (no C compiler: the C example's cookie test will be skipped)"
+  export SESAME_REQUIRE_TOOLS=0
+fi
+
+echo "== python: mypy --strict"
+"$py" -m mypy --config-file "$here/pyproject.toml"
+
+echo "== python: pytest"
+"$py" -m pytest -q "$@"
