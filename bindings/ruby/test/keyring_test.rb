@@ -161,6 +161,7 @@ class KeyringTest < Minitest::Test
       ring.close
     end
     assert_raises(TypeError) { Sesame::Keyring.new(lock: Object.new) }
+    assert_raises(TypeError) { ring_with(1).open("x", policy: { idle_timeout: 1 }) }
     expected = RUBY_ENGINE == "ruby" ? Sesame::ExclusiveLock : Sesame::RWLock
     assert_instance_of expected, Sesame::Keyring.default_lock
   end

@@ -239,6 +239,19 @@ class RackSessionTest < Minitest::Test
     end
   end
 
+  def test_a_failed_refresh_keeps_the_session_and_is_logged
+    ring = Sesame::Keyring.new.add_key(1, KEY).add_key(2, Sesame::Keyring.generate_key).promote(2)
+    b = browser(keyring: ring)
+    b.get("/login?user=6") # sealed under key 2
+    ring.promote(1).retire(1) # a botched rotation: key 2 still opens, but nothing can seal
+    assert_nil ring.primary_id
+    @clock.advance(900)
+    b.get("/me")
+    assert_equal "user=6 data=", b.body
+    assert_empty b.set_cookies
+    assert_includes @log.string, "could not refresh a valid session: Sesame::NoPrimaryKey"
+  end
+
   def test_app_errors_propagate_without_cookie_changes
     b = browser
     b.get("/login?user=5")

@@ -87,11 +87,9 @@ module Sesame
     next if code == Native::OK
 
     class_name = name.delete_prefix("SESAME_").split("_").map(&:capitalize).join # AUTH_FAILED -> AuthFailed
-    klass = if const_defined?(class_name, false)
-              const_get(class_name, false)
-            else
-              const_set(class_name, Class.new(ERROR_PARENTS.fetch(name, Error)))
-            end
+    # A future name that collides with one of the classes above gets its own.
+    class_name = "#{class_name}Code#{code}" if const_defined?(class_name, false)
+    klass = const_set(class_name, Class.new(ERROR_PARENTS.fetch(name, Error)))
     klass.define_singleton_method(:code) { code }
     klass.define_singleton_method(:result_name) { name }
     ERRORS[code] = klass

@@ -177,6 +177,8 @@ module Sesame
 
       t = now.nil? ? Process.clock_gettime(Process::CLOCK_REALTIME, :second) : Convert.unix_time(now, "now")
       context_len = context.nil? ? 0 : Convert.bytes(context, "context").bytesize
+      raise TypeError, "policy must be a Sesame::Policy" unless policy.is_a?(Policy)
+
       native_policy = policy.to_native
       claims = Scratch.current.claims
       rc = @lock.read do
@@ -195,6 +197,8 @@ module Sesame
 
       t = now.nil? ? Process.clock_gettime(Process::CLOCK_REALTIME, :second) : Convert.unix_time(now, "now")
       context_len = context.nil? ? 0 : Convert.bytes(context, "context").bytesize
+      raise TypeError, "policy must be a Sesame::Policy" unless policy.is_a?(Policy)
+
       native_policy = policy.to_native
       scratch = Scratch.current
       out = scratch.token

@@ -187,6 +187,7 @@ module Sesame
           @action = nil # nil, :set or :clear
           @token = nil
           @device_id = nil
+          @context = nil
           @set_device = false
           @session = nil
         end
@@ -261,14 +262,8 @@ module Sesame
           cutoff = @mw.revocation_cutoff(session.user_id)
           session.check_revoked!(cutoff) if cutoff
           raise Sesame::Revoked, "session revoked by the application" if @mw.session_revoked?(session)
-          if @mw.policy.should_refresh?(session, @now)
-            token, session = @mw.keyring.refresh(token, context: context, now: @now, policy: @mw.policy)
-            replace(token, session)
-            @set_device = true if @mw.bind_to_device?
-          else
-            @session = session
-            @env[ENV_SESSION] = session
-          end
+          @session = session
+          refresh(token) if @mw.policy.should_refresh?(session, @now)
         rescue Sesame::TokenRejected => e
           reject("#{e.class.name} (#{e.message})", e.is_a?(Sesame::InvalidToken) ? :warn : :info)
         ensure
@@ -296,8 +291,11 @@ module Sesame
 
         private
 
+        # The binding context: SHA-256 of the device cookie (nil when unbound).
         def context
-          @device_id && Digest::SHA256.digest(@device_id)
+          return nil unless @device_id
+
+          @context ||= Digest::SHA256.digest(@device_id)
         end
 
         def ensure_device_id
@@ -305,6 +303,19 @@ module Sesame
 
           existing = @cookies[@mw.device_cookie_name]
           @device_id = existing.is_a?(String) && DEVICE_ID.match?(existing) ? existing : SecureRandom.urlsafe_base64(32)
+        end
+
+        # A session that opened stays valid for this request even if its
+        # refresh fails for a reason that is not the token's (no primary key
+        # after a botched rotation, the random source): logged, not a 500.
+        def refresh(token)
+          token, session = @mw.keyring.refresh(token, context: context, now: @now, policy: @mw.policy)
+          replace(token, session)
+          @set_device = true if @mw.bind_to_device?
+        rescue Sesame::TokenRejected
+          raise
+        rescue Sesame::Error => e
+          @mw.log(:error, "could not refresh a valid session: #{e.class.name} (#{e.message})")
         end
 
         def replace(token, session)
