@@ -391,6 +391,8 @@ def test_policy(ring: Keyring) -> None:
         Policy(refresh_after=1.5)  # type: ignore[arg-type]
     with pytest.raises(dataclasses.FrozenInstanceError):
         policy.idle_timeout = 5  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(policy)) == policy
+    assert copy.deepcopy(Policy(idle_timeout=5)) == Policy(idle_timeout=5)
     assert Policy(revoked_before=0).revoked_before is None
     assert Policy(revoked_before=NOW).revoked_before == datetime.fromtimestamp(NOW, UTC)
 

@@ -136,3 +136,29 @@ def test_policy_and_sessions_shared_between_threads(ring: Keyring) -> None:
             assert ring.open(token, now=NOW, policy=policy).user_id == 5
 
     assert run_threads(4, body) == []
+
+
+def test_fork_forgets_callers_of_the_parent(ring: Keyring) -> None:
+    import os
+    import signal
+
+    if not hasattr(os, "fork"):
+        return
+    ghost = object()
+    ring._enter(ghost)  # type: ignore[arg-type]  # a thread inside a call at fork()
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: key changes must not wait for the ghost
+            code = 3
+            try:
+                signal.alarm(20)
+                ring.add_key(2, K2)
+                ring.promote(2)
+                code = 0 if ring.open(ring.seal(1, now=NOW), now=NOW).user_id == 1 else 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        ring._exit(ghost)  # type: ignore[arg-type]
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert len(ring) == 1  # the parent's ring is its own

@@ -369,9 +369,19 @@ def test_login_after_start_response_is_refused(ring: Keyring) -> None:
     assert Browser(SessionMiddleware(app, ring)).get("/").body == "ok"
 
 
-def test_app_errors_propagate(app: SessionMiddleware) -> None:
+def test_app_errors_propagate(app: SessionMiddleware, ring: Keyring, clock: Clock) -> None:
     with pytest.raises(RuntimeError, match="app error"):
         Browser(app).get("/boom")
+
+    def broken_store(user_id: int) -> int:
+        raise LookupError("the store is down")
+
+    browser = Browser(app)
+    browser.get("/login?user=1")
+    strict = SessionMiddleware(make_app({}), ring, clock=clock, revoked_before=broken_store)
+    browser.app = strict
+    with pytest.raises(LookupError):  # the app's failure, not the cookie's: nobody is logged in by it
+        browser.get("/")
 
 
 def test_without_device_binding(ring: Keyring, clock: Clock, cutoffs: dict[int, int]) -> None:

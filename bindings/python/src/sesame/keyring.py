@@ -28,10 +28,12 @@ instead (correct, but seal/open no longer overlap).
 from __future__ import annotations
 
 import ctypes
+import os
 import secrets
 import sys
 import threading
 import time
+import weakref
 from datetime import timedelta
 from types import TracebackType
 from typing import Callable, TypeVar, Union
@@ -141,6 +143,7 @@ class Keyring:
             raise_for(rc)
         self._ring = out.value or 0
         self._ring_arg = ctypes.c_void_p(self._ring)
+        _RINGS.add(self)
 
     # -- lifetime -------------------------------------------------------------
 
@@ -176,7 +179,17 @@ class Keyring:
         if ring:
             # No call can be in flight: every call holds a reference to self.
             self._ring = 0
-            _lib.sesame_keyring_free(ring)
+            try:
+                _lib.sesame_keyring_free(ring)
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
+
+    def _after_fork_in_child(self) -> None:
+        # Threads that were inside a call at fork() do not exist in the
+        # child: forget them, and any lock they held.
+        self._readers.clear()
+        self._write_lock = threading.Lock()
+        self._writing = not _GIL or not self._ring
 
     def __copy__(self) -> Keyring:
         raise TypeError("a sesame.Keyring cannot be copied; share the same instance")
@@ -501,6 +514,18 @@ class Keyring:
         if rc:
             raise_for(rc)
         return b.token.value.decode("ascii"), session_from_claims(b)
+
+
+_RINGS: weakref.WeakSet[Keyring] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for ring in list(_RINGS):
+        ring._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 class _HoldLock(Exception):

@@ -323,9 +323,9 @@ class SessionMiddleware:
                 error,
             )
             handle._clear = True
-        except (TypeError, ValueError) as error:  # e.g. a cut-off of the wrong type from the app
-            self.log.warning("sesame: session cookie not usable (%s); continuing without a session", error)
-            handle._clear = True
+        # Anything else (say, the app's revoked_before callback failing) is
+        # the app's error, not the cookie's: it propagates, and nobody is
+        # logged in by it.
 
     def _open(self, handle: SessionHandle, token: str) -> Session:
         context = None
