@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 import sesame
 from sesame import Keyring, Policy
 
@@ -162,3 +164,26 @@ def test_fork_forgets_callers_of_the_parent(ring: Keyring) -> None:
         ring._exit(ghost)  # type: ignore[arg-type]
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
     assert len(ring) == 1  # the parent's ring is its own
+
+
+def test_without_a_gil_every_call_takes_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The free-threaded fallback, simulated: every call is serialised
+    through the writer's lock, and everything still works."""
+    from sesame import keyring as module
+
+    monkeypatch.setattr(module, "_GIL", False)
+    with Keyring() as ring:
+        assert ring._writing  # readers always take the slow path
+        ring.add_key(1, K1)
+        assert len(ring) == 1 and ring.primary_id == 1
+
+        def body(index: int) -> None:
+            for round_ in range(100):
+                token = ring.seal(index, data=b"x", now=NOW)
+                assert ring.open(token, now=NOW).user_id == index
+                fresh, session = ring.refresh(token, now=NOW + 1)
+                assert session.user_id == index and ring.open(fresh, now=NOW + 1).user_id == index
+
+        assert run_threads(4, body) == []
+        assert ring._readers == set()
+    assert ring.closed
