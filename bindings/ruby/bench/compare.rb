@@ -115,22 +115,24 @@ ROUNDS.times do
   end
 end
 median = samples.transform_values { |v| v.sort[v.size / 2] }
+fastest = samples.transform_values(&:min) # the least disturbed round: closest to the intrinsic cost
 
 puts
 puts "Ruby #{RUBY_VERSION}, ffi #{FFI::VERSION}, ActiveSupport #{ActiveSupport.version}, " \
      "libsesame #{Sesame.library_version}, #{`nproc`.strip} CPUs, load average #{File.read("/proc/loadavg").split.first(3).join(" ")}"
 puts
-puts "| operation | µs/op (ips) | ± | µs/op (interleaved median) | allocations/op | token chars | as cookie value (Rack-escaped) |"
-puts "|---|---:|---:|---:|---:|---:|---:|"
+puts "| operation | µs/op (ips) | ± | µs/op interleaved median | µs/op interleaved min | allocations/op | token chars | as cookie value (Rack-escaped) |"
+puts "|---|---:|---:|---:|---:|---:|---:|---:|"
 CASES.each do |label, _, tok, _|
-  printf("| %s | %.2f | %.0f%% | %.2f | %.1f | %d | %d |\n", label, us[label], err[label], median[label],
-         allocations[label], tok.size, Rack::Utils.escape(tok).size)
+  printf("| %s | %.2f | %.0f%% | %.2f | %.2f | %.1f | %d | %d |\n", label, us[label], err[label], median[label],
+         fastest[label], allocations[label], tok.size, Rack::Utils.escape(tok).size)
 end
 
 ips = CASES.to_h { |label, _, _, key| [key, us[label]] }
 med = CASES.to_h { |label, _, _, key| [key, median[label]] }
+low = CASES.to_h { |label, _, _, key| [key, fastest[label]] }
 puts
-puts format("%-55s %8s %13s", "goal", "ips", "interleaved")
+puts format("%-55s %8s %8s %8s", "goal (ratio of µs/op)", "ips", "median", "min")
 [
   ["seal: sesame >= 5x faster than plain", :plain_seal, :sesame_seal, 5],
   ["open: sesame >= 5x faster than plain", :plain_open, :sesame_open, 5],
@@ -139,8 +141,11 @@ puts format("%-55s %8s %13s", "goal", "ips", "interleaved")
   ["seal: sesame >= 10x faster than cookie jar (Marshal)", :jar_marshal_seal, :sesame_seal, 10],
   ["open: sesame >= 10x faster than cookie jar (Marshal)", :jar_marshal_open, :sesame_open, 10]
 ].each do |text, theirs, ours, want|
-  a = ips[theirs] / ips[ours]
-  b = med[theirs] / med[ours]
-  printf("%-55s %7.1fx %12.1fx  %s\n", text, a, b, [a, b].min >= want ? "met" : "MISSED")
+  ratios = [ips, med, low].map { |table| table[theirs] / table[ours] }
+  verdict = if ratios.all? { |r| r >= want } then "met"
+            elsif ratios.any? { |r| r >= want } then "met by some measures only"
+            else "MISSED"
+            end
+  printf("%-55s %7.1fx %7.1fx %7.1fx  %s\n", text, *ratios, verdict)
 end
-printf("%-55s %8d %13s  %s\n", "token < 100 chars", token.size, "", token.size < 100 ? "met" : "MISSED")
+printf("%-55s %8d %17s  %s\n", "token < 100 chars", token.size, "", token.size < 100 ? "met" : "MISSED")

@@ -32,7 +32,7 @@ module Sesame
   class Keyring
     TOKEN_CAP = Native::TOKEN_MAX + 1
     NO_LIMIT = Native::NO_LIMIT
-    U64_MAX = Convert::U64_MAX
+    FIXNUM_MAX = (2**62) - 1
 
     # A fresh random key of Sesame::KEY_BYTES bytes (for tests and for
     # generating secrets to store; production keys come from a secret store).
@@ -150,9 +150,8 @@ module Sesame
     # now ("remember me"; nil: only the policy's), +now+ a Time or unix
     # seconds (nil: the current time).
     def seal(user_id:, context: nil, data: nil, lifetime: nil, now: nil)
-      unless user_id.is_a?(Integer) && user_id >= 0 && user_id <= U64_MAX
-        Convert.u64(user_id, "user_id") # raises the right error
-      end
+      # Fast path for a Fixnum; Convert.u64 checks (and raises for) the rest.
+      Convert.u64(user_id, "user_id") unless user_id.is_a?(Integer) && user_id >= 0 && user_id <= FIXNUM_MAX
       lifetime = lifetime.nil? ? NO_LIMIT : Convert.seconds(lifetime, "lifetime")
       t = now.nil? ? Process.clock_gettime(Process::CLOCK_REALTIME, :second) : Convert.unix_time(now, "now")
       data_len = data.nil? ? 0 : Convert.bytes(data, "data").bytesize
@@ -161,12 +160,13 @@ module Sesame
       out = scratch.token
       out_len = scratch.token_len
       rc = @lock.read do
-        Native.sesame_seal(live_ring, user_id, lifetime, data, data_len, context, context_len, t,
+        Native.sesame_seal(@ring || raise(KeyringClosed), user_id, lifetime, data, data_len, context, context_len, t,
                            out, TOKEN_CAP, out_len)
       end
       raise Sesame.error_for(rc) unless rc.zero?
 
-      token_text(out)
+      # The token and its NUL (base64url never contains one): one read.
+      out.get_string(0, TOKEN_CAP).force_encoding(Encoding::US_ASCII)
     end
 
     # Opens +token+ sealed for +context+ and checks it against +policy+ at
@@ -182,7 +182,8 @@ module Sesame
       native_policy = policy.to_native
       claims = Scratch.current.claims
       rc = @lock.read do
-        Native.sesame_open(live_ring, token, token.bytesize, context, context_len, native_policy, t, claims)
+        Native.sesame_open(@ring || raise(KeyringClosed), token, token.bytesize, context, context_len,
+                           native_policy, t, claims)
       end
       raise Sesame.error_for(rc) unless rc.zero?
 
@@ -205,12 +206,12 @@ module Sesame
       out_len = scratch.token_len
       claims = scratch.claims
       rc = @lock.read do
-        Native.sesame_refresh(live_ring, token, token.bytesize, context, context_len, native_policy, t,
-                              out, TOKEN_CAP, out_len, claims)
+        Native.sesame_refresh(@ring || raise(KeyringClosed), token, token.bytesize, context, context_len,
+                              native_policy, t, out, TOKEN_CAP, out_len, claims)
       end
       raise Sesame.error_for(rc) unless rc.zero?
 
-      [token_text(out), Session.from_native(claims)]
+      [out.get_string(0, TOKEN_CAP).force_encoding(Encoding::US_ASCII), Session.from_native(claims)]
     end
 
     # The native ring pointer, for the raw layer (Sesame::Native) only. The
@@ -220,12 +221,6 @@ module Sesame
     end
 
     private
-
-    # The token the library just wrote, NUL-terminated (base64url never
-    # contains a NUL): one read instead of reading the length first.
-    def token_text(buffer)
-      buffer.get_string(0, TOKEN_CAP).force_encoding(Encoding::US_ASCII)
-    end
 
     def live_ring
       @ring || raise(KeyringClosed)
