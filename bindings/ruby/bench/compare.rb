@@ -85,7 +85,7 @@ allocations = CASES.to_h { |label, block, _, _| [label, allocations_per_call(blo
 
 report = Benchmark.ips do |x|
   x.config(time: BENCH_TIME, warmup: BENCH_WARMUP)
-  CASES.each { |label, block, _, _| x.report(label) { block.call } }
+  CASES.each { |label, block, _, _| x.report(label, &block) }
 end
 
 us = {}
