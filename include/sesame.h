@@ -11,14 +11,17 @@
  * OUTPUTS. Every fallible function returns a sesame_result. Outputs are
  * written only on SESAME_OK; on any error, nothing is written anywhere.
  * Output buffers come with their capacity and are never written past it.
- * Input byte strings may be NULL only when their length is 0. A required
- * NULL pointer gives SESAME_NULL_ARGUMENT.
+ * Optional inputs (data, context, purpose) may be NULL when their length is
+ * 0. Required pointers (the ring, the token, the master secret, the policy,
+ * the claims and every output) give SESAME_NULL_ARGUMENT when NULL, whatever
+ * the length.
  *
- * THREADS. sesame_seal, sesame_open and sesame_refresh take a const ring and
- * may run on many threads at once through one ring. Changing the keys
- * (add, derive, promote, retire, set_random, free) needs exclusive access:
- * hold a write lock around it (readers take the read lock), or build a new
- * ring and swap the pointer once no reader uses the old one.
+ * THREADS. Functions that take a const ring (sesame_seal, sesame_open,
+ * sesame_refresh, sesame_keyring_primary_id, sesame_keyring_len) may run on
+ * many threads at once through one ring. Changing the ring (add, derive,
+ * promote, retire, set_random, free) needs exclusive access: hold a write
+ * lock around it (readers take the read lock), or build a new ring and swap
+ * the pointer once no reader uses the old one.
  *
  * PANICS. None crosses this boundary. In std builds (the default) every entry
  * point catches one and returns SESAME_INTERNAL_ERROR; in builds without std
@@ -161,7 +164,10 @@ typedef struct sesame_claims {
   uint64_t issued_at;
   // Last seal or refresh; never before `issued_at`.
   uint64_t refreshed_at;
-  // The token's own lifetime in seconds from `issued_at`; `SESAME_NO_LIMIT` for none.
+  // The token's own lifetime in seconds from `issued_at`; `SESAME_NO_LIMIT`
+  // for none. A token sealed with a lifetime of exactly 2^64 - 1 seconds
+  // also reads as `SESAME_NO_LIMIT`: the two expire identically, since
+  // limits saturate at the end of time.
   uint64_t lifetime;
   // Number of valid bytes in `data`.
   size_t data_len;
@@ -252,7 +258,10 @@ void sesame_keyring_free(struct sesame_keyring *ring);
 
 // Sets the random source for sealing. Required in builds without `std`;
 // in `std` builds it replaces the built-in fork-safe OS-seeded generator
-// (pass NULL to go back to it). `user` is passed to every call.
+// (pass NULL to go back to it). `user` is passed to every call. The
+// callback runs in the middle of a seal: in a runtime with a global lock
+// (Ruby, Python), a callback written in that language may let another
+// thread run, so key changes must still be excluded by the caller's lock.
 //
 // # Safety
 // `ring` is NULL or a live ring not in use by another thread.

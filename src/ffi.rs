@@ -164,7 +164,10 @@ pub struct sesame_claims {
     pub issued_at: u64,
     /// Last seal or refresh; never before `issued_at`.
     pub refreshed_at: u64,
-    /// The token's own lifetime in seconds from `issued_at`; `SESAME_NO_LIMIT` for none.
+    /// The token's own lifetime in seconds from `issued_at`; `SESAME_NO_LIMIT`
+    /// for none. A token sealed with a lifetime of exactly 2^64 - 1 seconds
+    /// also reads as `SESAME_NO_LIMIT`: the two expire identically, since
+    /// limits saturate at the end of time.
     pub lifetime: u64,
     /// Number of valid bytes in `data`.
     pub data_len: usize,
@@ -587,25 +590,32 @@ pub unsafe extern "C" fn sesame_keyring_init(
 /// `ring` is NULL or a live ring from `sesame_keyring_new`/`_init`.
 #[no_mangle]
 pub unsafe extern "C" fn sesame_keyring_free(ring: *mut sesame_keyring) {
-    if ring.is_null() {
-        return;
-    }
-    // SAFETY: a live ring per the contract; read the flag before dropping.
-    let on_heap = unsafe { (*ring).on_heap };
-    if on_heap {
-        #[cfg(feature = "std")]
-        // SAFETY: heap rings come from Box::into_raw in sesame_keyring_new.
-        drop(unsafe { std::boxed::Box::from_raw(ring) });
-    } else {
-        // SAFETY: an initialised ring in caller storage; dropping in place
-        // zeroizes the keys and leaves the storage to the caller.
-        unsafe { ptr::drop_in_place(ring) };
-    }
+    // Nothing here can panic (zeroizing drops); guarded like every entry point all the same.
+    let _ = guard(|| {
+        if ring.is_null() {
+            return Ok(());
+        }
+        // SAFETY: a live ring per the contract; read the flag before dropping.
+        let on_heap = unsafe { (*ring).on_heap };
+        if on_heap {
+            #[cfg(feature = "std")]
+            // SAFETY: heap rings come from Box::into_raw in sesame_keyring_new.
+            drop(unsafe { std::boxed::Box::from_raw(ring) });
+        } else {
+            // SAFETY: an initialised ring in caller storage; dropping in place
+            // zeroizes the keys and leaves the storage to the caller.
+            unsafe { ptr::drop_in_place(ring) };
+        }
+        Ok(())
+    });
 }
 
 /// Sets the random source for sealing. Required in builds without `std`;
 /// in `std` builds it replaces the built-in fork-safe OS-seeded generator
-/// (pass NULL to go back to it). `user` is passed to every call.
+/// (pass NULL to go back to it). `user` is passed to every call. The
+/// callback runs in the middle of a seal: in a runtime with a global lock
+/// (Ruby, Python), a callback written in that language may let another
+/// thread run, so key changes must still be excluded by the caller's lock.
 ///
 /// # Safety
 /// `ring` is NULL or a live ring not in use by another thread.
