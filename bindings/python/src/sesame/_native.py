@@ -28,6 +28,7 @@ import os
 import struct
 import sys
 import threading
+import weakref
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -353,6 +354,7 @@ class Buffers:
         "token", "token_len", "claims", "claims_bytes", "due", "u32", "size",
         "token_ref", "token_len_ref", "claims_ref",
         "user", "lifetime", "now", "data_len", "context_len", "text_len",
+        "reading", "__weakref__",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -373,9 +375,15 @@ class Buffers:
         self.data_len = c_size_t()
         self.context_len = c_size_t()
         self.text_len = c_size_t()
+        # The Keyring this thread is calling into right now, if any: the
+        # reader side of Keyring's reader-writer discipline.
+        self.reading: object = None
 
 
 _local = threading.local()
+#: Every live thread's Buffers, for a Keyring writer to see who is reading.
+ALL_BUFFERS: weakref.WeakSet[Buffers] = weakref.WeakSet()
+_registry_lock = threading.Lock()
 
 
 def buffers() -> Buffers:
@@ -383,5 +391,8 @@ def buffers() -> Buffers:
     try:
         return _local.buffers  # type: ignore[no-any-return]
     except AttributeError:
-        made = _local.buffers = Buffers()
+        made = Buffers()
+        with _registry_lock:
+            ALL_BUFFERS.add(made)
+        _local.buffers = made
         return made

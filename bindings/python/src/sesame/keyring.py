@@ -6,22 +6,23 @@ queries) run concurrently through one ring, but needs exclusive access to
 change the keys (add, derive, promote, retire, free). The Keyring enforces
 exactly that with a reader-writer discipline built for a short hot path:
 
-- A reader (seal/open/refresh/len/primary_id) registers itself in the set
-  ``_readers`` (``set.add``, atomic under the GIL), then checks the
-  ``_writing`` flag. If no writer is active it calls into the library (ctypes
-  releases the GIL, so readers run side by side) and unregisters. If a
-  writer is active it unregisters, waits for the writer's lock, and retries.
+- A reader (seal/open/refresh/len/primary_id) registers itself by storing
+  the Keyring in its thread's buffers (``buffers.reading = self``), then
+  checks the ``_writing`` flag. If no writer is active it calls into the
+  library (ctypes releases the GIL, so readers run side by side) and
+  unregisters (``reading = None``). If a writer is active it unregisters,
+  waits for the writer's lock, and retries.
 - A writer (key changes and close) takes ``_write_lock`` (one writer at a
-  time), sets ``_writing``, waits until ``_readers`` is empty, changes the
-  ring, and clears the flag. Because a reader registers *before* it reads
-  the flag and the writer sets the flag *before* it reads the set, either
-  the reader sees the flag and backs off, or the writer sees the reader and
-  waits for it: never both in the ring at once.
+  time), sets ``_writing``, waits until no thread's buffers are reading this
+  Keyring, changes the ring, and clears the flag. Because a reader registers
+  *before* it reads the flag and the writer sets the flag *before* it looks
+  at the readers, either the reader sees the flag and backs off, or the
+  writer sees the reader and waits for it: never both in the ring at once.
 
-An uncontended reader pays two set operations and one attribute read, no
+An uncontended reader pays two attribute stores and one attribute read, no
 lock. Writers poll (key changes are rare and readers take microseconds).
-This relies on the GIL making ``set.add``/``discard`` and attribute reads
-atomic; on a free-threaded CPython build every call takes ``_write_lock``
+This relies on the GIL making those attribute stores and reads atomic and
+ordered; on a free-threaded CPython build every call takes ``_write_lock``
 instead (correct, but seal/open no longer overlap).
 """
 
@@ -64,7 +65,6 @@ _CAP = _native.TOKEN_CAP_SIZE
 _unpack_head = _native.CLAIMS_HEAD.unpack_from
 _DATA = _native.CLAIMS_DATA_OFFSET
 _new = object.__new__
-_set = object.__setattr__
 _time = time.time
 _GIL = not (hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled())
 
@@ -127,14 +127,11 @@ class Keyring:
     Safe to share between threads; see the module docstring.
     """
 
-    __slots__ = ("_ring", "_ring_arg", "_readers", "_enter", "_exit", "_writing", "_write_lock", "__weakref__")
+    __slots__ = ("_ring", "_ring_arg", "_writing", "_write_lock", "__weakref__")
 
     def __init__(self) -> None:
         self._ring: int = 0  # the address, for key changes and free
         self._ring_arg = ctypes.c_void_p()  # the same as a typed argument, for readers
-        self._readers: set[Buffers] = set()
-        self._enter = self._readers.add
-        self._exit = self._readers.discard
         self._writing = not _GIL  # without a GIL, every call goes through the lock
         self._write_lock = threading.Lock()
         out = ctypes.c_void_p()
@@ -186,8 +183,7 @@ class Keyring:
 
     def _after_fork_in_child(self) -> None:
         # Threads that were inside a call at fork() do not exist in the
-        # child: forget them, and any lock they held.
-        self._readers.clear()
+        # child: forget them (_reset_after_fork), and any lock they held.
         self._write_lock = threading.Lock()
         self._writing = not _GIL or not self._ring
 
@@ -216,7 +212,7 @@ class Keyring:
             self._writing = True
             try:
                 pause = 0.0
-                while self._readers:
+                while self._has_readers():
                     time.sleep(pause)
                     pause = min(pause * 2 or 1e-6, 1e-3)
                 return change(ring)
@@ -224,23 +220,28 @@ class Keyring:
                 # A closed ring keeps readers on the slow path, which raises KeyringClosed.
                 self._writing = not _GIL or not self._ring
 
+    def _has_readers(self) -> bool:
+        with _native._registry_lock:
+            everyone = list(_native.ALL_BUFFERS)
+        return any(buffers.reading is self for buffers in everyone)
+
     def _wait_for_writer(self, buffers: Buffers) -> ctypes.c_void_p:
         """The slow path of a reader that met a writer (or a closed ring, or
         a build without a GIL). Returns the ring, registered as a reader;
         the caller unregisters."""
-        self._exit(buffers)
+        buffers.reading = None
         while True:
             with self._write_lock:
                 if not _GIL:
                     # No GIL: hold the lock across the whole call instead;
-                    # the caller's _exit is then a harmless no-op.
+                    # the caller's unregistering is then a harmless no-op.
                     raise _HoldLock
                 if not self._ring:
                     raise KeyringClosed()
-            self._enter(buffers)
+            buffers.reading = self
             if not self._writing:
                 return self._ring_arg
-            self._exit(buffers)
+            buffers.reading = None
 
     def _locked_call(self, call: Callable[[ctypes.c_void_p], _T]) -> _T:
         with self._write_lock:
@@ -298,8 +299,8 @@ class Keyring:
 
     def _read(self, call: Callable[[ctypes.c_void_p, Buffers], _T]) -> _T:
         buffers = _buffers()
-        self._enter(buffers)
         try:
+            buffers.reading = self
             ring = self._ring_arg
             if self._writing:
                 ring = self._wait_for_writer(buffers)
@@ -307,7 +308,7 @@ class Keyring:
         except _HoldLock:
             return self._locked_call(lambda ring: call(ring, buffers))
         finally:
-            self._exit(buffers)
+            buffers.reading = None
 
     @property
     def primary_id(self) -> int | None:
@@ -386,8 +387,8 @@ class Keyring:
                 data = _as_bytes(data, "data")
             data_len = b.data_len
             data_len.value = len(data)
-        self._enter(b)
         try:
+            b.reading = self
             ring = self._ring_arg
             if self._writing:
                 ring = self._wait_for_writer(b)
@@ -399,7 +400,7 @@ class Keyring:
                 )
             )
         finally:
-            self._exit(b)
+            b.reading = None
         if rc:
             raise_for(rc)
         return b.token.value.decode("ascii")
@@ -436,8 +437,8 @@ class Keyring:
             context_len = b.context_len
             context_len.value = len(context)
         rules = _DEFAULT_REF if policy is None else policy._ref
-        self._enter(b)
         try:
+            b.reading = self
             ring = self._ring_arg
             if self._writing:
                 ring = self._wait_for_writer(b)
@@ -447,24 +448,19 @@ class Keyring:
                 lambda ring: _open(ring, text, b.text_len, context, context_len, rules, b.now, b.claims_ref)
             )
         finally:
-            self._exit(b)
+            b.reading = None
         if rc:
             raise_for(rc)
         # session_from_claims(b), inlined: the hot path's last step.
         user_id, session_id, issued, refreshed, lifetime, data_len = _unpack_head(b.claims_bytes)
         session = _new(Session)
-        _set(
-            session,
-            "__dict__",
-            {
-                "user_id": user_id,
-                "session_id": session_id,
-                "_issued_unix": issued,
-                "_refreshed_unix": refreshed,
-                "lifetime": None if lifetime == NO_LIMIT else lifetime,
-                "data": bytes(b.claims_bytes[_DATA : _DATA + data_len]) if data_len else b"",
-            },
-        )
+        fields = session.__dict__
+        fields["user_id"] = user_id
+        fields["session_id"] = session_id
+        fields["_issued_unix"] = issued
+        fields["_refreshed_unix"] = refreshed
+        fields["lifetime"] = None if lifetime == NO_LIMIT else lifetime
+        fields["data"] = bytes(b.claims_bytes[_DATA : _DATA + data_len]) if data_len else b""
         return session
 
     def refresh(
@@ -501,8 +497,8 @@ class Keyring:
                 )
             )  # fmt: skip
 
-        self._enter(b)
         try:
+            b.reading = self
             ring = self._ring_arg
             if self._writing:
                 ring = self._wait_for_writer(b)
@@ -510,7 +506,7 @@ class Keyring:
         except _HoldLock:
             rc = self._locked_call(call)
         finally:
-            self._exit(b)
+            b.reading = None
         if rc:
             raise_for(rc)
         return b.token.value.decode("ascii"), session_from_claims(b)
@@ -520,6 +516,9 @@ _RINGS: weakref.WeakSet[Keyring] = weakref.WeakSet()
 
 
 def _reset_after_fork() -> None:
+    for buffers in list(_native.ALL_BUFFERS):
+        buffers.reading = None
+    _native._registry_lock = threading.Lock()
     for ring in list(_RINGS):
         ring._after_fork_in_child()
 

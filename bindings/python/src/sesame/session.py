@@ -219,20 +219,11 @@ def session_from_claims(buffers: Buffers) -> Session:
     unpack, no datetime, no dataclass __init__)."""
     user_id, session_id, issued, refreshed, lifetime, data_len = _unpack_head(buffers.claims_bytes)
     session = _new(Session)
-    _set(
-        session,
-        "__dict__",
-        {
-            "user_id": user_id,
-            "session_id": session_id,
-            "_issued_unix": issued,
-            "_refreshed_unix": refreshed,
-            "lifetime": None if lifetime == NO_LIMIT else lifetime,
-            "data": (
-                bytes(buffers.claims_bytes[CLAIMS_DATA_OFFSET : CLAIMS_DATA_OFFSET + data_len])
-                if data_len
-                else b""
-            ),
-        },
-    )
+    fields = session.__dict__  # a frozen dataclass blocks setattr, not its dict
+    fields["user_id"] = user_id
+    fields["session_id"] = session_id
+    fields["_issued_unix"] = issued
+    fields["_refreshed_unix"] = refreshed
+    fields["lifetime"] = None if lifetime == NO_LIMIT else lifetime
+    fields["data"] = bytes(buffers.claims_bytes[CLAIMS_DATA_OFFSET : CLAIMS_DATA_OFFSET + data_len]) if data_len else b""
     return session
