@@ -216,9 +216,17 @@ def test_data_and_context_too_long(ring: Keyring) -> None:
     assert caught.value.name == "SESAME_DATA_TOO_LONG"
     with pytest.raises(sesame.ContextTooLong):
         ring.seal(1, context=b"x" * 129)
+    with pytest.raises(sesame.DataTooLong):
+        ring.seal(1, data=b"x" * 5000)
+    with pytest.raises(sesame.ContextTooLong):
+        ring.seal(1, context=b"x" * 5000)
     token = ring.seal(1, now=NOW)
     with pytest.raises(sesame.ContextTooLong):
         ring.open(token, context=b"x" * 129, now=NOW)
+    with pytest.raises(sesame.ContextTooLong):
+        ring.open(token, context=b"x" * 5000, now=NOW)
+    with pytest.raises(sesame.ContextTooLong):
+        ring.refresh(token, context=b"x" * 5000, now=NOW)
 
 
 def test_invalid_tokens(ring: Keyring) -> None:

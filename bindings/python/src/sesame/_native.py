@@ -353,7 +353,7 @@ class Buffers:
     __slots__ = (
         "token", "token_len", "claims", "claims_bytes", "due", "u32", "size",
         "token_ref", "token_len_ref", "claims_ref",
-        "user", "lifetime", "now", "data_len", "context_len", "text_len",
+        "user", "lifetime", "now",
         "reading", "__weakref__",
     )  # fmt: skip
 
@@ -372,9 +372,6 @@ class Buffers:
         self.user = c_uint64()
         self.lifetime = c_uint64()
         self.now = c_uint64()
-        self.data_len = c_size_t()
-        self.context_len = c_size_t()
-        self.text_len = c_size_t()
         # The Keyring this thread is calling into right now, if any: the
         # reader side of Keyring's reader-writer discipline.
         self.reading: object = None

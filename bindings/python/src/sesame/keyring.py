@@ -62,6 +62,10 @@ _DEFAULT_REF = Policy.default()._ref
 _ZERO = _native.ZERO_SIZE
 _NO_LIMIT_U64 = _native.NO_LIMIT_U64
 _CAP = _native.TOKEN_CAP_SIZE
+# Immutable size_t arguments for every length up to TOKEN_CAP, shared by all
+# threads (never written after this line): cheaper than setting a buffer's.
+_SIZES = tuple(ctypes.c_size_t(n) for n in range(TOKEN_CAP + 1))
+_SIZES_LEN = len(_SIZES)
 _unpack_head = _native.CLAIMS_HEAD.unpack_from
 _DATA = _native.CLAIMS_DATA_OFFSET
 _new = object.__new__
@@ -378,15 +382,15 @@ class Keyring:
         else:
             if type(context) is not bytes:
                 context = _as_bytes(context, "context")
-            context_len = b.context_len
-            context_len.value = len(context)
+            n = len(context)
+            context_len = _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n)
         if data is None:
             data_len = _ZERO
         else:
             if type(data) is not bytes:
                 data = _as_bytes(data, "data")
-            data_len = b.data_len
-            data_len.value = len(data)
+            n = len(data)
+            data_len = _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n)
         try:
             b.reading = self
             ring = self._ring_arg
@@ -427,25 +431,25 @@ class Keyring:
             b: Buffers = _local.buffers
         except AttributeError:
             b = _buffers()
-        b.text_len.value = len(text)
+        text_len = _SIZES[len(text)]  # at most TOKEN_MAX + 1
         b.now.value = int(_time()) if now is None else now if type(now) is int and now >= 0 else _slow_now(now)
         if context is None:
             context_len = _ZERO
         else:
             if type(context) is not bytes:
                 context = _as_bytes(context, "context")
-            context_len = b.context_len
-            context_len.value = len(context)
+            n = len(context)
+            context_len = _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n)
         rules = _DEFAULT_REF if policy is None else policy._ref
         try:
             b.reading = self
             ring = self._ring_arg
             if self._writing:
                 ring = self._wait_for_writer(b)
-            rc = _open(ring, text, b.text_len, context, context_len, rules, b.now, b.claims_ref)
+            rc = _open(ring, text, text_len, context, context_len, rules, b.now, b.claims_ref)
         except _HoldLock:
             rc = self._locked_call(
-                lambda ring: _open(ring, text, b.text_len, context, context_len, rules, b.now, b.claims_ref)
+                lambda ring: _open(ring, text, text_len, context, context_len, rules, b.now, b.claims_ref)
             )
         finally:
             b.reading = None
@@ -479,20 +483,20 @@ class Keyring:
             b: Buffers = _local.buffers
         except AttributeError:
             b = _buffers()
-        b.text_len.value = len(text)
+        text_len = _SIZES[len(text)]  # at most TOKEN_MAX + 1
         b.now.value = int(_time()) if now is None else _slow_now(now)
         if context is None:
             context_len = _ZERO
         else:
             context = _as_bytes(context, "context")
-            context_len = b.context_len
-            context_len.value = len(context)
+            n = len(context)
+            context_len = _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n)
         rules = _DEFAULT_REF if policy is None else policy._ref
 
         def call(ring: object) -> int:
             return int(
                 _refresh(
-                    ring, text, b.text_len, context, context_len, rules, b.now,
+                    ring, text, text_len, context, context_len, rules, b.now,
                     b.token_ref, _CAP, b.token_len_ref, b.claims_ref,
                 )
             )  # fmt: skip
