@@ -8,16 +8,19 @@ session's fields.
 
 - sesame: ``Keyring.seal`` / ``Keyring.open`` (XAES-256-GCM; the checks are
   in the library; open returns a ``sesame.Session``).
-- itsdangerous ``URLSafeTimedSerializer`` (HMAC, signed not encrypted; JSON
-  list payload; ``loads(max_age=...)`` plus the lifetime check).
-- cryptography ``Fernet`` (AES-128-CBC + HMAC-SHA256; a packed 40-byte
-  binary payload, the cheapest encoding; ``decrypt(ttl=...)`` plus checks).
-- pyseto v4.local (XChaCha20 + BLAKE2b; the same packed binary payload).
+- itsdangerous ``URLSafeTimedSerializer`` (HMAC-SHA1, signed not encrypted,
+  as Flask's session cookie); ``loads(max_age=...)`` plus the lifetime check.
+- cryptography ``Fernet`` (AES-128-CBC + HMAC-SHA256); ``decrypt(ttl=...)``
+  plus the checks.
+- pyseto v4.local (XChaCha20 + BLAKE2b); decode plus the checks.
 
-The peers are given every advantage: a fixed session ID (sesame draws a
-fresh random one, and a fresh nonce, on every seal) and binary payloads
-where the format allows them. Timing: ``timeit`` with an auto-ranged loop
-count, ``--repeat`` runs, the minimum (and the median) per operation.
+Two tables: each peer with its usual payload (a compact JSON object, which
+PASETO requires), and the peers' best case (itsdangerous with a JSON list,
+Fernet and pyseto with 40 packed bytes). Either way the peers get a fixed
+session ID, while sesame draws a fresh random session ID and nonce on every
+seal. Timing: ``timeit``, auto-ranged loop counts, ``--repeat`` rounds that
+interleave every operation (so a change of load hits all alike), the minimum
+per operation (median in brackets).
 
     python bench/bench.py [--repeat 7] [--json out.json] [--check]
 """
