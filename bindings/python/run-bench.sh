@@ -6,7 +6,8 @@
 #   bash bindings/python/run-bench.sh [--repeat 7] [--json out.json] [--check]
 #
 # Run it on an otherwise idle machine: the table is a min of interleaved runs,
-# but other load still shows in the medians.
+# but other load still shows in the medians. BENCH_CPU=N pins the run to one
+# CPU (taskset), away from whatever else is busy.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -18,4 +19,7 @@ py="$venv/bin/python"
 "$py" -m pip install -q --disable-pip-version-check "itsdangerous>=2" "cryptography>=41" "pyseto>=1.7"
 "$py" -m pip install -q --disable-pip-version-check -e "$here"
 [ -n "${SESAME_LIB:-}" ] || make -C "$root/bindings/c" --no-print-directory lib
+if [ -n "${BENCH_CPU:-}" ] && command -v taskset >/dev/null; then
+  exec taskset -c "$BENCH_CPU" "$py" "$here/bench/bench.py" "$@"
+fi
 exec "$py" "$here/bench/bench.py" "$@"
