@@ -188,6 +188,12 @@ def test_now_accepts_datetimes_and_numbers(ring: Keyring) -> None:
     with pytest.raises(ValueError):
         ring.seal(1, now=-1)
     with pytest.raises(ValueError):
+        ring.seal(1, now=2**64)  # never wrapped around
+    with pytest.raises(ValueError):
+        ring.open("x" * 92, now=2**64 + NOW)
+    with pytest.raises(ValueError):
+        Policy.default().should_refresh(ring.open(ring.seal(1, now=NOW), now=NOW), 2**64)
+    with pytest.raises(ValueError):
         ring.seal(1, now=float("nan"))
     with pytest.raises(TypeError):
         ring.seal(1, now="now")  # type: ignore[arg-type]
@@ -208,6 +214,15 @@ def test_argument_checks(ring: Keyring) -> None:
         ring.seal(1, lifetime=-5)
     with pytest.raises(TypeError):
         ring.open(12345)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        ring.open("x" * 92, policy={"idle_timeout": 5})  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        ring.refresh("x" * 92, policy=3)  # type: ignore[arg-type]
+
+    class Strict(Policy):
+        pass
+
+    assert ring.open(ring.seal(1, now=NOW), now=NOW, policy=Strict(idle_timeout=5)).user_id == 1
 
 
 def test_data_and_context_too_long(ring: Keyring) -> None:

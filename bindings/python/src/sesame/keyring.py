@@ -105,6 +105,13 @@ def _slow_now(now: object) -> int:
     return to_unix(now)  # type: ignore[arg-type]
 
 
+def _policy_ref(policy: object) -> object:
+    # Checked because the reference goes to an unprototyped call.
+    if not isinstance(policy, Policy):
+        raise TypeError(f"policy must be a sesame.Policy, not {type(policy).__name__}")
+    return policy._ref
+
+
 def _lifetime(lifetime: int | timedelta | None) -> int:
     if lifetime is None:
         return NO_LIMIT
@@ -371,7 +378,7 @@ class Keyring:
         except AttributeError:
             b = _buffers()
         b.user.value = user_id
-        b.now.value = int(_time()) if now is None else now if type(now) is int and now >= 0 else _slow_now(now)
+        b.now.value = int(_time()) if now is None else now if type(now) is int and 0 <= now <= U64_MAX else _slow_now(now)
         if lifetime is None:
             span = _NO_LIMIT_U64
         else:
@@ -432,7 +439,7 @@ class Keyring:
         except AttributeError:
             b = _buffers()
         text_len = _SIZES[len(text)]  # at most TOKEN_MAX + 1
-        b.now.value = int(_time()) if now is None else now if type(now) is int and now >= 0 else _slow_now(now)
+        b.now.value = int(_time()) if now is None else now if type(now) is int and 0 <= now <= U64_MAX else _slow_now(now)
         if context is None:
             context_len = _ZERO
         else:
@@ -440,7 +447,7 @@ class Keyring:
                 context = _as_bytes(context, "context")
             n = len(context)
             context_len = _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n)
-        rules = _DEFAULT_REF if policy is None else policy._ref
+        rules = _DEFAULT_REF if policy is None else policy._ref if type(policy) is Policy else _policy_ref(policy)
         try:
             b.reading = self
             ring = self._ring_arg
@@ -491,7 +498,7 @@ class Keyring:
             context = _as_bytes(context, "context")
             n = len(context)
             context_len = _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n)
-        rules = _DEFAULT_REF if policy is None else policy._ref
+        rules = _DEFAULT_REF if policy is None else policy._ref if type(policy) is Policy else _policy_ref(policy)
 
         def call(ring: object) -> int:
             return int(

@@ -55,7 +55,7 @@ def unix_now(now: Timestamp | None = None) -> int:
     """``to_unix(now)``, or the current time (whole seconds) for None."""
     if now is None:
         return int(_time())
-    if type(now) is int and now >= 0:
+    if type(now) is int and 0 <= now <= U64_MAX:
         return now
     return to_unix(now)
 
