@@ -208,6 +208,12 @@ size_t sesame_context_max(void);
 // `SESAME_RING_CAPACITY`, for bindings that cannot read the header.
 size_t sesame_ring_capacity(void);
 
+// `SESAME_KEYRING_STORAGE_BYTES`, for bindings that cannot read the header.
+size_t sesame_keyring_storage_bytes(void);
+
+// `SESAME_KEYRING_STORAGE_ALIGN`, for bindings that cannot read the header.
+size_t sesame_keyring_storage_align(void);
+
 // `sizeof(sesame_claims)`: a binding that declares the struct itself checks
 // its layout against this once, at load.
 size_t sesame_claims_size(void);

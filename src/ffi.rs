@@ -477,6 +477,18 @@ pub extern "C" fn sesame_ring_capacity() -> usize {
     SESAME_RING_CAPACITY
 }
 
+/// `SESAME_KEYRING_STORAGE_BYTES`, for bindings that cannot read the header.
+#[no_mangle]
+pub extern "C" fn sesame_keyring_storage_bytes() -> usize {
+    SESAME_KEYRING_STORAGE_BYTES
+}
+
+/// `SESAME_KEYRING_STORAGE_ALIGN`, for bindings that cannot read the header.
+#[no_mangle]
+pub extern "C" fn sesame_keyring_storage_align() -> usize {
+    SESAME_KEYRING_STORAGE_ALIGN
+}
+
 /// `sizeof(sesame_claims)`: a binding that declares the struct itself checks
 /// its layout against this once, at load.
 #[no_mangle]

@@ -102,6 +102,8 @@ static void test_version_and_strerror(void) {
   CHECK(sesame_token_max() == SESAME_TOKEN_MAX && sesame_key_bytes() == SESAME_KEY_BYTES);
   CHECK(sesame_session_id_bytes() == SESAME_SESSION_ID_BYTES && sesame_data_max() == SESAME_DATA_MAX);
   CHECK(sesame_context_max() == SESAME_CONTEXT_MAX && sesame_ring_capacity() == SESAME_RING_CAPACITY);
+  CHECK(sesame_keyring_storage_bytes() == SESAME_KEYRING_STORAGE_BYTES &&
+        sesame_keyring_storage_align() == SESAME_KEYRING_STORAGE_ALIGN);
   CHECK(sesame_claims_size() == sizeof(sesame_claims) && sesame_policy_size() == sizeof(sesame_policy));
 }
 

@@ -28,6 +28,8 @@ FUNCTIONS = [
     "sesame_data_max",
     "sesame_context_max",
     "sesame_ring_capacity",
+    "sesame_keyring_storage_bytes",
+    "sesame_keyring_storage_align",
     "sesame_claims_size",
     "sesame_policy_size",
     "sesame_unix_now",
@@ -194,13 +196,14 @@ def test_null_argument_through_the_raw_layer() -> None:
 
 
 def test_invalid_argument_and_buffer_too_small_through_the_raw_layer() -> None:
-    storage = ctypes.create_string_buffer(16384 + 64)
+    size, align = _native.KEYRING_STORAGE_BYTES, _native.KEYRING_STORAGE_ALIGN
+    storage = ctypes.create_string_buffer(size + align)
     base = ctypes.addressof(storage)
-    aligned = (base + 15) // 16 * 16
+    aligned = (base + align - 1) // align * align
     out = ctypes.c_void_p()
-    raises_code(lib.sesame_keyring_init(aligned + 1, 16384, ctypes.byref(out)), sesame.InvalidArgument)
+    raises_code(lib.sesame_keyring_init(aligned + 1, size, ctypes.byref(out)), sesame.InvalidArgument)
     raises_code(lib.sesame_keyring_init(aligned, 16, ctypes.byref(out)), sesame.BufferTooSmall)
-    assert lib.sesame_keyring_init(aligned, 16384, ctypes.byref(out)) == 0
+    assert lib.sesame_keyring_init(aligned, size, ctypes.byref(out)) == 0
     assert out.value == aligned
     assert lib.sesame_keyring_add_key(out, 1, K1, 32) == 0
     small = ctypes.create_string_buffer(10)

@@ -149,6 +149,8 @@ for _name in (
     "sesame_data_max",
     "sesame_context_max",
     "sesame_ring_capacity",
+    "sesame_keyring_storage_bytes",
+    "sesame_keyring_storage_align",
     "sesame_claims_size",
     "sesame_policy_size",
 ):
@@ -167,6 +169,9 @@ SESSION_ID_BYTES: Final[int] = lib.sesame_session_id_bytes()
 DATA_MAX: Final[int] = lib.sesame_data_max()
 CONTEXT_MAX: Final[int] = lib.sesame_context_max()
 RING_CAPACITY: Final[int] = lib.sesame_ring_capacity()
+KEYRING_STORAGE_BYTES: Final[int] = lib.sesame_keyring_storage_bytes()
+"""Caller storage sesame_keyring_init needs (the binding itself uses heap rings)."""
+KEYRING_STORAGE_ALIGN: Final[int] = lib.sesame_keyring_storage_align()
 U64_MAX: Final[int] = 2**64 - 1
 U32_MAX: Final[int] = 2**32 - 1
 NO_LIMIT: Final[int] = U64_MAX
