@@ -2,7 +2,7 @@
 """Chart and tabulate sesame's criterion results.
 
     cargo bench --bench tokens
-    python3 scripts/bench-chart.py [--criterion target/criterion] [--out docs/benchmarks.png]
+    python3 scripts/bench-chart.py [--criterion DIR ...] [--out docs/benchmarks.png]
 
 Reads the median of every benchmark from
 <criterion>/<group>/<bench>/new/estimates.json and the token lengths the bench
@@ -33,19 +33,38 @@ EXTRA_GROUPS = ["nonce_draw", "ring_size_open", "open_threads"]
 
 
 def median_ns(criterion, group, bench):
-    path = os.path.join(criterion, group, bench, "new", "estimates.json")
-    try:
-        with open(path) as f:
-            return json.load(f)["median"]["point_estimate"]
-    except (OSError, KeyError, ValueError):
-        return None
+    """The median of one benchmark; with several result directories (runs of
+    the whole suite), the smallest of their medians: on a shared machine
+    interference only ever adds time."""
+    values = []
+    for d in criterion:
+        path = os.path.join(d, group, bench, "new", "estimates.json")
+        try:
+            with open(path) as f:
+                values.append(json.load(f)["median"]["point_estimate"])
+        except (OSError, KeyError, ValueError):
+            pass
+    return min(values) if values else None
+
+
+def spread(criterion, group, bench):
+    """max/min of the per-run medians (1.0 with a single run)."""
+    values = []
+    for d in criterion:
+        try:
+            with open(os.path.join(d, group, bench, "new", "estimates.json")) as f:
+                values.append(json.load(f)["median"]["point_estimate"])
+        except (OSError, KeyError, ValueError):
+            pass
+    return max(values) / min(values) if values else None
 
 
 def benches_in(criterion, group):
-    d = os.path.join(criterion, group)
-    if not os.path.isdir(d):
-        return []
-    names = [n for n in os.listdir(d) if os.path.isfile(os.path.join(d, n, "new", "estimates.json"))]
+    names = set()
+    for c in criterion:
+        d = os.path.join(c, group)
+        if os.path.isdir(d):
+            names |= {n for n in os.listdir(d) if os.path.isfile(os.path.join(d, n, "new", "estimates.json"))}
     known = [n for n in ORDER if n in names]
     return known + sorted((n for n in names if n not in known), key=natural)
 
@@ -60,7 +79,7 @@ def natural(name):
 def token_lengths(criterion):
     lengths = {}
     try:
-        with open(os.path.join(criterion, "token_lengths.txt")) as f:
+        with open(os.path.join(criterion[0], "token_lengths.txt")) as f:
             for line in f:
                 parts = line.split()
                 if len(parts) == 3 and parts[0] == "token_len":
@@ -167,15 +186,29 @@ def chart(impls, data, lengths, out):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--criterion", default=os.environ.get("CRITERION_HOME", "target/criterion"))
+    p.add_argument(
+        "--criterion",
+        action="append",
+        help="criterion result directory (default target/criterion); repeat it to "
+        "combine several runs of the suite (minimum of the medians)",
+    )
     p.add_argument("--out", default="docs/benchmarks.png")
     p.add_argument("--no-chart", action="store_true")
     args = p.parse_args()
+    if not args.criterion:
+        args.criterion = [os.environ.get("CRITERION_HOME", "target/criterion")]
     impls, data, lengths, table = main_table(args.criterion)
     if not impls:
-        sys.exit(f"no criterion results under {args.criterion}: run `cargo bench --bench tokens` first")
+        sys.exit(f"no criterion results under {', '.join(args.criterion)}: run `cargo bench --bench tokens` first")
     print(table)
     print(extra_tables(args.criterion))
+    if len(args.criterion) > 1:
+        print(f"\nSpread of the per-run medians over {len(args.criterion)} runs (max / min):\n")
+        print("| benchmark | spread |")
+        print("|---|---:|")
+        for group in OPERATIONS + EXTRA_GROUPS:
+            for b in benches_in(args.criterion, group):
+                print(f"| `{group}/{b}` | {spread(args.criterion, group, b):.2f} |")
     if not args.no_chart:
         chart(impls, data, lengths, args.out)
 
