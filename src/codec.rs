@@ -199,10 +199,10 @@ impl<const N: usize> KeyRing<N> {
         let (ciphertext, tag) = rest.split_at_mut(rest.len() - TAG_BYTES);
         let nonce: &[u8; NONCE_BYTES] = (&*nonce).try_into().map_err(|_| Error::Malformed)?;
         let tag: &[u8; TAG_BYTES] = (&*tag).try_into().map_err(|_| Error::Malformed)?;
-        let (ad, ad_len) = associated_data(&header, context);
-        key.cipher
-            .open_in_place(nonce, &ad[..ad_len], ciphertext, tag)
-            .map_err(|_| Error::AuthFailed)?;
+        with_associated_data(&header, context, |ad| {
+            key.cipher.open_in_place(nonce, ad, ciphertext, tag)
+        })
+        .map_err(|_| Error::AuthFailed)?;
         let claims = claims::decode(ciphertext);
         ciphertext.zeroize();
         claims
@@ -219,13 +219,18 @@ struct Fields<'a> {
     data: &'a [u8],
 }
 
-/// header || context, the associated data of the AEAD.
-fn associated_data(header: &Header, context: &[u8]) -> ([u8; HEADER_MAX + CONTEXT_MAX], usize) {
-    let mut ad = [0u8; HEADER_MAX + CONTEXT_MAX];
+/// Runs `body` with header || context, the associated data of the AEAD;
+/// without a context that is the header itself, and nothing is copied.
+/// Callers have checked `context.len() <= CONTEXT_MAX`.
+fn with_associated_data<T>(header: &Header, context: &[u8], body: impl FnOnce(&[u8]) -> T) -> T {
     let header = header.as_bytes();
+    if context.is_empty() {
+        return body(header);
+    }
+    let mut ad = [0u8; HEADER_MAX + CONTEXT_MAX];
     ad[..header.len()].copy_from_slice(header);
     ad[header.len()..header.len() + context.len()].copy_from_slice(context);
-    (ad, header.len() + context.len())
+    body(&ad[..header.len() + context.len()])
 }
 
 fn seal_fields(
@@ -241,7 +246,9 @@ fn seal_fields(
     let header = Header::new(key.id);
     let header_len = header.as_bytes().len();
     let claims_at = header_len + NONCE_BYTES;
-    let mut binary = Zeroizing::new([0u8; BINARY_MAX]);
+    // Not Zeroizing: once sealed the buffer holds only ciphertext, and the
+    // one early return after the plaintext is written wipes it itself.
+    let mut binary = [0u8; BINARY_MAX];
     binary[..header_len].copy_from_slice(header.as_bytes());
     binary[header_len..claims_at].copy_from_slice(nonce);
     let claims_len = claims::encode(
@@ -256,12 +263,13 @@ fn seal_fields(
     let tag_at = claims_at + claims_len;
     let binary_len = tag_at + TAG_BYTES;
     if out.len() < format::encoded_len(binary_len) {
+        binary[claims_at..tag_at].zeroize();
         return Err(Error::BufferTooSmall);
     }
-    let (ad, ad_len) = associated_data(&header, context);
-    let tag = key
-        .cipher
-        .seal_in_place(nonce, &ad[..ad_len], &mut binary[claims_at..tag_at]);
+    let tag = with_associated_data(&header, context, |ad| {
+        key.cipher
+            .seal_in_place(nonce, ad, &mut binary[claims_at..tag_at])
+    });
     binary[tag_at..binary_len].copy_from_slice(&tag);
     format::encode_text(&binary[..binary_len], out)
 }

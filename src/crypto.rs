@@ -5,10 +5,14 @@
 //! subkey K1) is done once in [`XaesKey::new`]; per message only the two AES
 //! blocks that derive the message key and the AES-256-GCM run itself remain.
 
-use aes::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
-use aes::Aes256;
-use aes_gcm::{AeadInPlace, Aes256Gcm};
+use aes::cipher::{consts::U12, generic_array::GenericArray, BlockEncrypt, KeyInit};
+use aes::Aes256Enc;
+use aes_gcm::{AeadInPlace, AesGcm};
 use zeroize::{Zeroize, Zeroizing};
+
+/// AES-256-GCM over the encrypt-only AES: GCM never runs the block cipher
+/// backwards, so the inverse key schedule would be wasted work per message.
+type Aes256Gcm = AesGcm<Aes256Enc, U12>;
 
 /// Length of an XAES-256-GCM key.
 pub const KEY_BYTES: usize = 32;
@@ -21,7 +25,7 @@ pub const TAG_BYTES: usize = 16;
 #[derive(Clone)]
 pub struct XaesKey {
     /// AES-256 with the caller's key; `aes` zeroizes its schedule on drop.
-    cipher: Aes256,
+    cipher: Aes256Enc,
     /// K1 = L << 1 (xor 0x87 on carry), L = AES-256_K(0^128).
     k1: [u8; 16],
 }
@@ -45,7 +49,7 @@ pub struct AeadFailure;
 
 impl XaesKey {
     pub fn new(key: &[u8; KEY_BYTES]) -> Self {
-        let cipher = Aes256::new(GenericArray::from_slice(key));
+        let cipher = Aes256Enc::new(GenericArray::from_slice(key));
         let mut l = GenericArray::from([0u8; 16]);
         cipher.encrypt_block(&mut l);
         let mut k1 = [0u8; 16];
