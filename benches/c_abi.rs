@@ -4,9 +4,10 @@
 //!
 //! Run: `cargo bench --features capi --bench c_abi` (`SESAME_BENCH_QUICK=1` shortens it).
 
+mod support;
+
 use std::hint::black_box;
 use std::ptr;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sesame::ffi::*;
@@ -130,21 +131,9 @@ fn bench_boundary(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    let c = Criterion::default();
-    if std::env::var_os("SESAME_BENCH_QUICK").is_some_and(|v| v != "0") {
-        c.warm_up_time(Duration::from_millis(300))
-            .measurement_time(Duration::from_millis(1000))
-            .sample_size(20)
-    } else {
-        c.warm_up_time(Duration::from_secs(1))
-            .measurement_time(Duration::from_secs(3))
-    }
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = support::config();
     targets = bench_boundary
 }
 criterion_main!(benches);

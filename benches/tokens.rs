@@ -17,6 +17,8 @@
 //! Each token's length is printed as `token_len <name> <chars>` and written
 //! to `<target>/criterion/token_lengths.txt` for the chart and docs.
 
+mod support;
+
 use std::hint::black_box;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -800,21 +802,9 @@ fn bench_threads(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    let c = Criterion::default();
-    if std::env::var_os("SESAME_BENCH_QUICK").is_some_and(|v| v != "0") {
-        c.warm_up_time(Duration::from_millis(300))
-            .measurement_time(Duration::from_millis(1000))
-            .sample_size(20)
-    } else {
-        c.warm_up_time(Duration::from_secs(1))
-            .measurement_time(Duration::from_secs(3))
-    }
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = support::config();
     targets = bench_seal, bench_open, bench_refresh, bench_nonce, bench_ring_size, bench_threads
 }
 criterion_main!(benches);

@@ -82,27 +82,34 @@ impl Error {
     }
 
     /// A short, stable, human-readable description. Never contains secrets.
-    pub const fn message(self) -> &'static str {
+    pub fn message(self) -> &'static str {
+        let text = self.message_with_nul();
+        text.strip_suffix('\0').unwrap_or(text)
+    }
+
+    /// [`message`](Self::message) with a NUL appended, for the C ABI's
+    /// `sesame_strerror`: one table serves every language.
+    pub(crate) const fn message_with_nul(self) -> &'static str {
         match self {
-            Error::Malformed => "malformed token",
-            Error::TooLong => "token too long",
-            Error::UnsupportedVersion => "unsupported token version",
-            Error::UnknownKey => "unknown key ID",
+            Error::Malformed => "malformed token\0",
+            Error::TooLong => "token too long\0",
+            Error::UnsupportedVersion => "unsupported token version\0",
+            Error::UnknownKey => "unknown key ID\0",
             Error::AuthFailed => {
                 "authentication failed (tampered token, wrong key or wrong context)"
             }
-            Error::IdleExpired => "session idle timeout expired",
-            Error::LifetimeExpired => "session lifetime expired",
-            Error::IssuedInFuture => "token issued in the future",
-            Error::Revoked => "session revoked",
-            Error::BufferTooSmall => "output buffer too small",
-            Error::NoPrimaryKey => "key ring has no primary key",
-            Error::RingFull => "key ring is full",
-            Error::InvalidKey => "invalid key material",
-            Error::DuplicateKeyId => "a key with this ID is already in the ring",
-            Error::DataTooLong => "session data too long",
-            Error::ContextTooLong => "binding context too long",
-            Error::RandomFailed => "random number generator failed",
+            Error::IdleExpired => "session idle timeout expired\0",
+            Error::LifetimeExpired => "session lifetime expired\0",
+            Error::IssuedInFuture => "token issued in the future\0",
+            Error::Revoked => "session revoked\0",
+            Error::BufferTooSmall => "output buffer too small\0",
+            Error::NoPrimaryKey => "key ring has no primary key\0",
+            Error::RingFull => "key ring is full\0",
+            Error::InvalidKey => "invalid key material\0",
+            Error::DuplicateKeyId => "a key with this ID is already in the ring\0",
+            Error::DataTooLong => "session data too long\0",
+            Error::ContextTooLong => "binding context too long\0",
+            Error::RandomFailed => "random number generator failed\0",
         }
     }
 }

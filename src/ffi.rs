@@ -383,28 +383,7 @@ pub extern "C" fn sesame_strerror(result: u32) -> *const c_char {
         100 => "NULL argument\0",
         101 => "invalid argument\0",
         102 => "internal error in sesame\0",
-        code => match Error::from_code(code) {
-            Some(Error::Malformed) => "malformed token\0",
-            Some(Error::TooLong) => "token too long\0",
-            Some(Error::UnsupportedVersion) => "unsupported token version\0",
-            Some(Error::UnknownKey) => "unknown key ID\0",
-            Some(Error::AuthFailed) => {
-                "authentication failed (tampered token, wrong key or wrong context)\0"
-            }
-            Some(Error::IdleExpired) => "session idle timeout expired\0",
-            Some(Error::LifetimeExpired) => "session lifetime expired\0",
-            Some(Error::IssuedInFuture) => "token issued in the future\0",
-            Some(Error::Revoked) => "session revoked\0",
-            Some(Error::BufferTooSmall) => "output buffer too small\0",
-            Some(Error::NoPrimaryKey) => "key ring has no primary key\0",
-            Some(Error::RingFull) => "key ring is full\0",
-            Some(Error::InvalidKey) => "invalid key material\0",
-            Some(Error::DuplicateKeyId) => "a key with this ID is already in the ring\0",
-            Some(Error::DataTooLong) => "session data too long\0",
-            Some(Error::ContextTooLong) => "binding context too long\0",
-            Some(Error::RandomFailed) => "random number generator failed\0",
-            None => "unknown error\0",
-        },
+        code => Error::from_code(code).map_or("unknown error\0", Error::message_with_nul),
     };
     message.as_ptr().cast()
 }
