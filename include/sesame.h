@@ -153,7 +153,10 @@ typedef struct sesame_policy {
 
 // A caller-supplied random source: fill `buf` with `len` bytes from a CSPRNG
 // and return 0, or return non-zero on failure. It is called from whatever
-// thread seals, so it must be thread-safe if the ring is shared.
+// thread seals, so it must be thread-safe if the ring is shared. It must
+// return normally: never longjmp, throw or raise through sesame's frames (a
+// binding catches its language's exceptions inside the callback and returns
+// non-zero).
 typedef int (*sesame_random_fn)(void *user, uint8_t *buf, size_t len);
 
 // An opened session. All times are unix seconds.
@@ -367,7 +370,7 @@ sesame_result sesame_open(const struct sesame_keyring *ring,
                           struct sesame_claims *claims_out);
 
 // Opens a valid token as `sesame_open` does and seals it again with a fresh
-// nonce and `refreshed_at = now` under the primary key (session ID, login
+// nonce and `refreshed_at = max(now, issued_at)` under the primary key (session ID, login
 // time, lifetime and data kept). Output as for `sesame_seal`; `claims_out`
 // may be NULL, otherwise it receives the refreshed session. On failure
 // nothing is written.

@@ -92,6 +92,13 @@ impl<const N: usize> KeyRing<N> {
         rng: &mut R,
         out: &mut [u8],
     ) -> Result<usize, Error> {
+        // Argument errors first, before any key lookup or randomness is spent.
+        if session.data.len() > crate::DATA_MAX {
+            return Err(Error::DataTooLong);
+        }
+        if context.len() > CONTEXT_MAX {
+            return Err(Error::ContextTooLong);
+        }
         let key = self.primary_key()?;
         let mut nonce = [0u8; NONCE_BYTES];
         let mut session_id = Zeroizing::new([0u8; SESSION_ID_BYTES]);
@@ -137,7 +144,7 @@ impl<const N: usize> KeyRing<N> {
     }
 
     /// Opens a valid token and seals it again under the primary key with a
-    /// fresh nonce and `refreshed_at = now`; the session ID, `issued_at`,
+    /// fresh nonce and `refreshed_at = max(now, issued_at)`; the session ID, `issued_at`,
     /// lifetime and data are kept. Returns the refreshed claims and the new
     /// token's length in `out`. Tokens move to the newest key this way.
     pub fn refresh<R: CryptoRngCore + ?Sized>(

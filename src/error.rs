@@ -96,7 +96,7 @@ impl Error {
             Error::UnsupportedVersion => "unsupported token version\0",
             Error::UnknownKey => "unknown key ID\0",
             Error::AuthFailed => {
-                "authentication failed (tampered token, wrong key or wrong context)"
+                "authentication failed (tampered token, wrong key or wrong context)\0"
             }
             Error::IdleExpired => "session idle timeout expired\0",
             Error::LifetimeExpired => "session lifetime expired\0",
@@ -122,3 +122,18 @@ impl fmt::Display for Error {
 
 #[cfg(feature = "std")]
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_c_message_ends_in_exactly_one_nul() {
+        for error in Error::ALL {
+            let text = error.message_with_nul();
+            assert!(text.ends_with('\0'), "{error:?}");
+            assert_eq!(text.matches('\0').count(), 1, "{error:?}");
+            assert_eq!(error.message().len() + 1, text.len(), "{error:?}");
+        }
+    }
+}

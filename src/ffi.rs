@@ -117,7 +117,10 @@ impl From<Error> for sesame_result {
 
 /// A caller-supplied random source: fill `buf` with `len` bytes from a CSPRNG
 /// and return 0, or return non-zero on failure. It is called from whatever
-/// thread seals, so it must be thread-safe if the ring is shared.
+/// thread seals, so it must be thread-safe if the ring is shared. It must
+/// return normally: never longjmp, throw or raise through sesame's frames (a
+/// binding catches its language's exceptions inside the callback and returns
+/// non-zero).
 pub type sesame_random_fn =
     Option<unsafe extern "C" fn(user: *mut c_void, buf: *mut u8, len: usize) -> c_int>;
 
@@ -588,14 +591,23 @@ pub unsafe extern "C" fn sesame_keyring_free(ring: *mut sesame_keyring) {
         }
         // SAFETY: a live ring per the contract; read the flag before dropping.
         let on_heap = unsafe { (*ring).on_heap };
+        // SAFETY: a live, initialised ring: dropping it in place zeroizes the
+        // keys' active state. Then every byte of it is zeroed, because the
+        // key schedules' inactive halves (the `aes` crate keeps an AES-NI and a
+        // software schedule in one union) may hold stale copies of key bytes
+        // that no Drop can see. The memory is not used as a ring again.
+        unsafe {
+            ptr::drop_in_place(ring);
+            ptr::write_bytes(ring, 0, 1);
+        }
         if on_heap {
             #[cfg(feature = "std")]
-            // SAFETY: heap rings come from Box::into_raw in sesame_keyring_new.
-            drop(unsafe { std::boxed::Box::from_raw(ring) });
-        } else {
-            // SAFETY: an initialised ring in caller storage; dropping in place
-            // zeroizes the keys and leaves the storage to the caller.
-            unsafe { ptr::drop_in_place(ring) };
+            // SAFETY: heap rings come from Box::into_raw in sesame_keyring_new;
+            // freed with the same layout, as uninitialised memory (its value
+            // was dropped above).
+            drop(unsafe {
+                std::boxed::Box::from_raw(ring.cast::<core::mem::MaybeUninit<sesame_keyring>>())
+            });
         }
         Ok(())
     });
@@ -832,6 +844,10 @@ pub unsafe extern "C" fn sesame_open(
         if token.is_null() || claims_out.is_null() {
             return Err(SESAME_NULL_ARGUMENT);
         }
+        // The core's order: the context's bound before the token's.
+        if context_len > SESAME_CONTEXT_MAX {
+            return Err(SESAME_CONTEXT_TOO_LONG);
+        }
         if token_len > SESAME_TOKEN_MAX {
             return Err(SESAME_TOO_LONG);
         }
@@ -849,7 +865,7 @@ pub unsafe extern "C" fn sesame_open(
 }
 
 /// Opens a valid token as `sesame_open` does and seals it again with a fresh
-/// nonce and `refreshed_at = now` under the primary key (session ID, login
+/// nonce and `refreshed_at = max(now, issued_at)` under the primary key (session ID, login
 /// time, lifetime and data kept). Output as for `sesame_seal`; `claims_out`
 /// may be NULL, otherwise it receives the refreshed session. On failure
 /// nothing is written.
@@ -880,6 +896,10 @@ pub unsafe extern "C" fn sesame_refresh(
         };
         if token.is_null() || token_out.is_null() || token_len_out.is_null() {
             return Err(SESAME_NULL_ARGUMENT);
+        }
+        // The core's order: the context's bound before the token's.
+        if context_len > SESAME_CONTEXT_MAX {
+            return Err(SESAME_CONTEXT_TOO_LONG);
         }
         if token_len > SESAME_TOKEN_MAX {
             return Err(SESAME_TOO_LONG);

@@ -120,8 +120,17 @@ impl<const N: usize> KeyRing<N> {
             .iter()
             .position(|k| k.id == id)
             .ok_or(Error::UnknownKey)?;
-        // Dropping the removed entry zeroizes its key state.
-        drop(self.keys.swap_remove(index));
+        let last = self.keys.len() - 1;
+        self.keys.swap(index, last);
+        // Removing by value (pop, swap_remove) would zeroize only the moved-out
+        // copy and leave the key in the vector's spare slot. Overwriting the
+        // slot drops the key where it lies, which zeroizes it there; the
+        // placeholder (an all-zero key, nothing secret) is then popped.
+        self.keys[last] = RingKey {
+            id,
+            cipher: XaesKey::new(&[0u8; KEY_BYTES]),
+        };
+        drop(self.keys.pop());
         if self.primary == Some(id) {
             self.primary = None;
         }

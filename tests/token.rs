@@ -282,6 +282,18 @@ fn context_and_data_bounds() {
         data: &[1; sesame::DATA_MAX + 1],
         ..NewSession::new(1)
     };
+    // Argument errors come before the key lookup and before any randomness.
+    let no_primary: KeyRing = KeyRing::new();
+    let mut no_randomness = ScriptedRng::new(&[]);
+    assert_eq!(
+        no_primary.seal_token(&big, b"", NOW, &mut rng).unwrap_err(),
+        Error::DataTooLong
+    );
+    assert_eq!(
+        ring.seal_token(&NewSession::new(1), &long_context, NOW, &mut no_randomness)
+            .unwrap_err(),
+        Error::ContextTooLong
+    );
     assert_eq!(
         ring.seal_token(&big, b"", NOW, &mut rng).unwrap_err(),
         Error::DataTooLong
