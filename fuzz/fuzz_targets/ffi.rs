@@ -408,7 +408,10 @@ fuzz_target!(|input: Input| {
                 if r != SESAME_OK {
                     assert!(is_untouched(&claims), "claims written on failure");
                 }
-                if text.len() > SESAME_TOKEN_MAX {
+                // The context's bound is checked before the token's (the core's order).
+                if c.len() > SESAME_CONTEXT_MAX {
+                    assert_eq!(r, SESAME_CONTEXT_TOO_LONG);
+                } else if text.len() > SESAME_TOKEN_MAX {
                     assert_eq!(r, SESAME_TOO_LONG);
                 }
                 assert!(

@@ -52,12 +52,13 @@ fuzz_target!(|input: Input| {
         &mut rng.clone(),
         &mut out[..out_len],
     );
-    if input.context.len() > CONTEXT_MAX {
-        assert_eq!(sealed, Err(Error::ContextTooLong));
-        return;
-    }
+    // docs/FORMAT.md, "Sealing" step 1: data's bound, then context's.
     if input.data.len() > DATA_MAX {
         assert_eq!(sealed, Err(Error::DataTooLong));
+        return;
+    }
+    if input.context.len() > CONTEXT_MAX {
+        assert_eq!(sealed, Err(Error::ContextTooLong));
         return;
     }
     // The full-size seal always succeeds and says how long the token is.
