@@ -33,6 +33,8 @@ extern crate std;
 
 // Only the ffi module is C's business; cbindgen skips the others.
 /// cbindgen:ignore
+mod base64url;
+/// cbindgen:ignore
 mod claims;
 /// cbindgen:ignore
 mod codec;
