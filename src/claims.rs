@@ -48,6 +48,7 @@ impl Claims {
     /// Applies a revocation cut-off from the caller's store (for example the
     /// user's "log out my other sessions" time): sessions issued strictly
     /// before `cutoff` are [`Error::Revoked`]. A cut-off of 0 revokes nothing.
+    #[inline]
     pub fn check_revoked_before(&self, cutoff: u64) -> Result<(), Error> {
         if self.issued_at < cutoff {
             Err(Error::Revoked)
@@ -108,6 +109,7 @@ pub(crate) fn encode(
 /// accepts on a 64-bit target (the tests compare the two on valid,
 /// truncated, mutated and random plaintexts); the data length is read as a
 /// u64 varint on every target.
+#[inline]
 pub(crate) fn decode(plaintext: &[u8]) -> Result<Claims, Error> {
     let mut reader = Reader(plaintext);
     let user_id = reader.varint()?;
@@ -140,6 +142,7 @@ pub(crate) fn decode(plaintext: &[u8]) -> Result<Claims, Error> {
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
         if n > self.0.len() {
             return Err(Error::Malformed);
@@ -149,12 +152,14 @@ impl<'a> Reader<'a> {
         Ok(taken)
     }
 
+    #[inline]
     fn byte(&mut self) -> Result<u8, Error> {
         let (&first, rest) = self.0.split_first().ok_or(Error::Malformed)?;
         self.0 = rest;
         Ok(first)
     }
 
+    #[inline]
     fn session_id(&mut self) -> Result<SessionId, Error> {
         self.take(SESSION_ID_BYTES)?
             .try_into()
@@ -163,6 +168,7 @@ impl<'a> Reader<'a> {
 
     /// A postcard u64 varint: LEB128 of at most ten bytes, the tenth at most
     /// 1. Like postcard, longer-than-needed encodings are accepted.
+    #[inline]
     fn varint(&mut self) -> Result<u64, Error> {
         let mut value = 0u64;
         for i in 0..10 {

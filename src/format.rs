@@ -71,6 +71,7 @@ impl Header {
 
     /// Reads the header at the start of `binary`. Only the canonical
     /// (shortest) LEB128 form of the key ID is accepted.
+    #[inline]
     pub fn parse(binary: &[u8]) -> Result<Header, Error> {
         match binary.first() {
             None => return Err(Error::Malformed),
@@ -100,12 +101,14 @@ impl Header {
 }
 
 /// Writes the text form of `binary` into `out`, returning its length.
+#[inline]
 pub fn encode_text(binary: &[u8], out: &mut [u8]) -> Result<usize, Error> {
     base64url::encode(binary, out).map_err(|_| Error::BufferTooSmall)
 }
 
 /// Decodes token text into `out`. Rejects over-long text before decoding, and
 /// any text that is not the one canonical encoding of its bytes.
+#[inline]
 pub fn decode_text<'a>(text: &[u8], out: &'a mut [u8; BINARY_MAX]) -> Result<&'a [u8], Error> {
     if text.len() > TOKEN_MAX {
         return Err(Error::TooLong);

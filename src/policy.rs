@@ -37,6 +37,7 @@ impl Policy {
     /// Checks opened claims at time `now`. The order is fixed so a token that
     /// breaks several rules always reports the same one: future, revoked,
     /// lifetime, idle.
+    #[inline]
     pub fn check(&self, claims: &Claims, now: u64) -> Result<(), Error> {
         let horizon = now.saturating_add(self.future_leeway);
         if claims.issued_at > horizon || claims.refreshed_at > horizon {
