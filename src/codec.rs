@@ -270,7 +270,10 @@ fn seal_fields(
         fields.refreshed_at,
         fields.lifetime,
         fields.data,
-        &mut binary[claims_at..claims_at + claims::CLAIMS_MAX],
+        // BINARY_MAX leaves CLAIMS_MAX after the longest header and nonce.
+        binary[claims_at..]
+            .first_chunk_mut()
+            .ok_or(Error::BufferTooSmall)?,
     )?;
     let tag_at = claims_at + claims_len;
     let binary_len = tag_at + TAG_BYTES;
