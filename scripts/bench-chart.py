@@ -21,6 +21,7 @@ OPERATIONS = ["seal", "open", "refresh"]
 # Display order: the floor, sesame, then its peers.
 ORDER = [
     "floor_aes256gcm",
+    "floor_aes256gcm_fresh_key",
     "floor_xaes256gcm",
     "sesame",
     "cookie_private",
@@ -158,6 +159,7 @@ def chart(impls, data, lengths, out):
     fig, axes = plt.subplots(1, len(OPERATIONS), figsize=(15, 5.2), sharey=True)
     colors = {
         "floor_aes256gcm": "#bbbbbb",
+        "floor_aes256gcm_fresh_key": "#a0a0a0",
         "floor_xaes256gcm": "#888888",
         "sesame": "#d62728",
     }
