@@ -177,7 +177,7 @@ pub(crate) fn decode(plaintext: &[u8]) -> Result<Claims, Error> {
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
         if n > self.0.len() {
             return Err(Error::Malformed);
@@ -187,14 +187,14 @@ impl<'a> Reader<'a> {
         Ok(taken)
     }
 
-    #[inline]
+    #[inline(always)]
     fn byte(&mut self) -> Result<u8, Error> {
         let (&first, rest) = self.0.split_first().ok_or(Error::Malformed)?;
         self.0 = rest;
         Ok(first)
     }
 
-    #[inline]
+    #[inline(always)]
     fn session_id(&mut self) -> Result<SessionId, Error> {
         self.take(SESSION_ID_BYTES)?
             .try_into()
@@ -203,7 +203,7 @@ impl<'a> Reader<'a> {
 
     /// A postcard u64 varint: LEB128 of at most ten bytes, the tenth at most
     /// 1. Like postcard, longer-than-needed encodings are accepted.
-    #[inline]
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64, Error> {
         let mut value = 0u64;
         for i in 0..10 {
