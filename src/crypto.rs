@@ -10,9 +10,10 @@ use aes::Aes256Enc;
 use aes_gcm::{AeadInPlace, AesGcm};
 use zeroize::{Zeroize, Zeroizing};
 
-/// AES-256-GCM over the encrypt-only AES: GCM never runs the block cipher
-/// backwards, so the inverse key schedule would be wasted work per message.
-type Aes256Gcm = AesGcm<Aes256Enc, U12>;
+/// The per-message AES-256-GCM, over the encrypt-only AES (GCM never runs
+/// the block cipher backwards, so the inverse key schedule would be wasted
+/// work per message) borrowed from the caller's stack frame.
+type MessageGcm<'a> = AesGcm<&'a Aes256Enc, U12>;
 
 /// Length of an XAES-256-GCM key.
 pub const KEY_BYTES: usize = 32;
@@ -64,8 +65,18 @@ impl XaesKey {
         XaesKey { cipher, k1 }
     }
 
-    /// The per-message AES-256-GCM instance: Kx = AES_K(M1 ^ K1) || AES_K(M2 ^ K1).
-    fn message_cipher(&self, nonce: &[u8; NONCE_BYTES]) -> Aes256Gcm {
+    /// Runs `body` with the per-message AES-256-GCM instance:
+    /// Kx = AES_K(M1 ^ K1) || AES_K(M2 ^ K1).
+    ///
+    /// The GCM borrows the message's AES key schedule instead of owning it:
+    /// `aes` keeps its AES-NI and software schedules in one 960-byte union,
+    /// and moving that into an owning `AesGcm` was a memcpy per message.
+    #[inline]
+    fn with_message_cipher<T>(
+        &self,
+        nonce: &[u8; NONCE_BYTES],
+        body: impl FnOnce(&MessageGcm<'_>) -> T,
+    ) -> T {
         let mut blocks = [GenericArray::from([0u8; 16]); 2];
         for (i, block) in blocks.iter_mut().enumerate() {
             block[1] = i as u8 + 1;
@@ -82,7 +93,10 @@ impl XaesKey {
         for block in blocks.iter_mut() {
             block.as_mut_slice().zeroize();
         }
-        Aes256Gcm::new(GenericArray::from_slice(&kx[..]))
+        // `aes` zeroizes the schedule when `cipher` drops at the end of this call.
+        let cipher = Aes256Enc::new(GenericArray::from_slice(&kx[..]));
+        drop(kx);
+        body(&MessageGcm::from(&cipher))
     }
 
     /// Encrypts `buffer` in place and returns the tag.
@@ -92,17 +106,18 @@ impl XaesKey {
         associated_data: &[u8],
         buffer: &mut [u8],
     ) -> [u8; TAG_BYTES] {
-        let gcm = self.message_cipher(nonce);
-        match gcm.encrypt_in_place_detached(
-            GenericArray::from_slice(&nonce[12..]),
-            associated_data,
-            buffer,
-        ) {
-            Ok(tag) => tag.into(),
-            // aes-gcm only refuses inputs longer than 2^36 bytes; sesame's
-            // buffers are a few hundred bytes, so this arm cannot be reached.
-            Err(_) => [0u8; TAG_BYTES],
-        }
+        self.with_message_cipher(nonce, |gcm| {
+            match gcm.encrypt_in_place_detached(
+                GenericArray::from_slice(&nonce[12..]),
+                associated_data,
+                buffer,
+            ) {
+                Ok(tag) => tag.into(),
+                // aes-gcm only refuses inputs longer than 2^36 bytes; sesame's
+                // buffers are a few hundred bytes, so this arm cannot be reached.
+                Err(_) => [0u8; TAG_BYTES],
+            }
+        })
     }
 
     /// Decrypts `buffer` in place after checking `tag`. On failure the buffer
@@ -114,14 +129,15 @@ impl XaesKey {
         buffer: &mut [u8],
         tag: &[u8; TAG_BYTES],
     ) -> Result<(), AeadFailure> {
-        let gcm = self.message_cipher(nonce);
-        gcm.decrypt_in_place_detached(
-            GenericArray::from_slice(&nonce[12..]),
-            associated_data,
-            buffer,
-            GenericArray::from_slice(tag),
-        )
-        .map_err(|_| AeadFailure)
+        self.with_message_cipher(nonce, |gcm| {
+            gcm.decrypt_in_place_detached(
+                GenericArray::from_slice(&nonce[12..]),
+                associated_data,
+                buffer,
+                GenericArray::from_slice(tag),
+            )
+            .map_err(|_| AeadFailure)
+        })
     }
 }
 
