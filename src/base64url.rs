@@ -212,7 +212,7 @@ pub fn decode<'a>(text: &[u8], out: &'a mut [u8]) -> Result<&'a [u8], DecodeErro
         // 'A' is zero, so padding with it leaves the bits after the last
         // character zero; any set bit past the last whole byte is then one
         // the text itself put there, which canonical text never does.
-        let decoded = decode_block(&padded_tail(text, rest), &mut invalid);
+        let decoded = decode_block(&padded_tail(text, rest.len()), &mut invalid);
         let tail = outs.into_remainder();
         // Byte by byte: at most eleven, and cheaper than a memcpy call.
         for (out, &byte) in tail.iter_mut().zip(&decoded) {
@@ -229,23 +229,24 @@ pub fn decode<'a>(text: &[u8], out: &'a mut [u8]) -> Result<&'a [u8], DecodeErro
     }
 }
 
-/// The last block of `text`: its final `rest.len()` (1 to 15) characters,
-/// then 'A's. Built from the last sixteen characters with a shift where the
-/// text has that many: filling a buffer byte by byte and reading it back
-/// as one block stalled store-to-load forwarding, and the compiler made
-/// the fill two library calls.
+/// The last block of `text`: its final `rest` (1 to 15) characters, then
+/// 'A's. Built from the last sixteen characters with a shift where the text
+/// has that many: filling a buffer byte by byte and reading it back as one
+/// block stalled store-to-load forwarding, and the compiler made the fill
+/// two library calls.
 #[inline(always)]
-fn padded_tail(text: &[u8], rest: &[u8]) -> [u8; 16] {
-    let missing = 16 - rest.len();
+fn padded_tail(text: &[u8], rest: usize) -> [u8; 16] {
+    let missing = 16usize.saturating_sub(rest);
     match text.last_chunk::<16>() {
-        Some(last) if missing < 16 => {
+        Some(last) if (1..16).contains(&missing) => {
             let chars = u128::from_le_bytes(*last) >> (8 * missing);
-            let filler = u128::from_le_bytes([b'A'; 16]) << (8 * rest.len());
+            let filler = u128::from_le_bytes([b'A'; 16]) << (8 * rest);
             (chars | filler).to_le_bytes()
         }
         _ => {
             let mut padded = [b'A'; 16];
-            for (pad, &char) in padded.iter_mut().zip(rest) {
+            let tail = &text[text.len().saturating_sub(rest)..];
+            for (pad, &char) in padded.iter_mut().zip(tail) {
                 *pad = char;
             }
             padded

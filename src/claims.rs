@@ -12,6 +12,11 @@ pub const DATA_MAX: usize = 128;
 /// session ID, an `Option<u64>` and the data with its two-byte length.
 pub const CLAIMS_MAX: usize = 10 + SESSION_ID_BYTES + 10 + 10 + (1 + 10) + 2 + DATA_MAX;
 
+// The "+ 2" above is the data length's varint: two bytes hold up to 2^14 - 1.
+// Raising DATA_MAX past that must widen CLAIMS_MAX, or the writer could run
+// past its buffer.
+const _: () = assert!(DATA_MAX < 1 << 14);
+
 /// Shortest plaintext: every varint one byte, no lifetime, no data.
 pub const CLAIMS_MIN: usize = 1 + SESSION_ID_BYTES + 1 + 1 + 1 + 1;
 
@@ -226,7 +231,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn widest_claims_fit_claims_max_exactly() {
+    fn widest_claims_fit_claims_max() {
         let mut out = [0u8; CLAIMS_MAX];
         let len = encode(
             u64::MAX,

@@ -245,6 +245,8 @@ fn with_associated_data<T>(header: &Header, context: &[u8], body: impl FnOnce(&[
     body(&ad[..header.len() + context.len()])
 }
 
+const _: () = assert!(BINARY_MAX >= HEADER_MAX + NONCE_BYTES + claims::CLAIMS_MAX + TAG_BYTES);
+
 fn seal_fields(
     key: &RingKey,
     fields: &Fields<'_>,
@@ -270,7 +272,8 @@ fn seal_fields(
         fields.refreshed_at,
         fields.lifetime,
         fields.data,
-        // BINARY_MAX leaves CLAIMS_MAX after the longest header and nonce.
+        // Cannot fail: BINARY_MAX leaves CLAIMS_MAX (and the tag) after the
+        // longest header and the nonce (asserted at compile time below).
         binary[claims_at..]
             .first_chunk_mut()
             .ok_or(Error::BufferTooSmall)?,
