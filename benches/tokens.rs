@@ -416,47 +416,21 @@ impl Floor {
         floor
     }
     fn gcm_seal(&self, buf: &mut [u8; PLAIN_MAX]) -> [u8; 16] {
-        self.gcm
-            .encrypt_in_place_detached(
-                GenericArray::from_slice(&NONCE24[12..]),
-                &HEADER,
-                &mut buf[..self.len],
-            )
-            .unwrap()
-            .into()
+        gcm_seal_with(&self.gcm, &mut buf[..self.len])
     }
     fn gcm_open(&self, buf: &mut [u8; PLAIN_MAX], tag: &[u8; 16]) -> bool {
-        self.gcm
-            .decrypt_in_place_detached(
-                GenericArray::from_slice(&NONCE24[12..]),
-                &HEADER,
-                &mut buf[..self.len],
-                GenericArray::from_slice(tag),
-            )
-            .is_ok()
+        gcm_open_with(&self.gcm, &mut buf[..self.len], tag)
     }
     /// AES-256-GCM with its key set up for this one message, as cookie's
     /// private jar does on every call: the part of XAES-256-GCM that follows
     /// the key derivation.
     fn gcm_fresh_key_seal(&self, buf: &mut [u8; PLAIN_MAX]) -> [u8; 16] {
-        Aes256Gcm::new(GenericArray::from_slice(black_box(&KEY)))
-            .encrypt_in_place_detached(
-                GenericArray::from_slice(&NONCE24[12..]),
-                &HEADER,
-                &mut buf[..self.len],
-            )
-            .unwrap()
-            .into()
+        let gcm = Aes256Gcm::new(GenericArray::from_slice(black_box(&KEY)));
+        gcm_seal_with(&gcm, &mut buf[..self.len])
     }
     fn gcm_fresh_key_open(&self, buf: &mut [u8; PLAIN_MAX], tag: &[u8; 16]) -> bool {
-        Aes256Gcm::new(GenericArray::from_slice(black_box(&KEY)))
-            .decrypt_in_place_detached(
-                GenericArray::from_slice(&NONCE24[12..]),
-                &HEADER,
-                &mut buf[..self.len],
-                GenericArray::from_slice(tag),
-            )
-            .is_ok()
+        let gcm = Aes256Gcm::new(GenericArray::from_slice(black_box(&KEY)));
+        gcm_open_with(&gcm, &mut buf[..self.len], tag)
     }
     fn xaes_seal(&self, buf: &mut [u8; PLAIN_MAX]) -> [u8; 16] {
         self.xaes
@@ -467,6 +441,23 @@ impl Floor {
             .open_in_place(&NONCE24, &HEADER, &mut buf[..self.len], tag)
             .is_ok()
     }
+}
+
+/// The floors' AES-256-GCM call: sesame's nonce tail and header as AD.
+fn gcm_seal_with(gcm: &Aes256Gcm, plaintext: &mut [u8]) -> [u8; 16] {
+    gcm.encrypt_in_place_detached(GenericArray::from_slice(&NONCE24[12..]), &HEADER, plaintext)
+        .unwrap()
+        .into()
+}
+
+fn gcm_open_with(gcm: &Aes256Gcm, ciphertext: &mut [u8], tag: &[u8; 16]) -> bool {
+    gcm.decrypt_in_place_detached(
+        GenericArray::from_slice(&NONCE24[12..]),
+        &HEADER,
+        ciphertext,
+        GenericArray::from_slice(tag),
+    )
+    .is_ok()
 }
 
 // ---------------------------------------------------------------------------

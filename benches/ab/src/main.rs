@@ -8,8 +8,6 @@
 //! this answers "did this change help".
 //!
 //!   cargo run --release -- [ROUNDS]        (default 20)
-//!   cargo run --release -- repeat base|tree seal|open N
-//!       (N calls of one build, to count instructions with cachegrind)
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -70,32 +68,6 @@ macro_rules! suite {
                 }
             }
 
-            /// Runs one operation `n` times, for an instruction count under
-            /// `valgrind --tool=cachegrind` (deterministic, unlike time).
-            pub fn repeat(s: &mut Suite, operation: &str, n: usize) {
-                let session = NewSession::new(123_456);
-                let mut out = [0u8; TOKEN_MAX];
-                for _ in 0..n {
-                    match operation {
-                        "seal" => {
-                            let len = s
-                                .ring
-                                .seal(black_box(&session), b"", NOW, &mut s.rng, &mut out)
-                                .unwrap();
-                            black_box(&out[..len]);
-                        }
-                        "open" => {
-                            black_box(
-                                s.ring
-                                    .open(black_box(&s.token), b"", &s.policy, NOW + 5)
-                                    .unwrap(),
-                            );
-                        }
-                        _ => panic!("operation is seal or open"),
-                    }
-                }
-            }
-
             /// seal, open, floor seal, floor open (ns).
             pub fn run(s: &mut Suite) -> [f64; 4] {
                 let session = NewSession::new(123_456);
@@ -142,16 +114,6 @@ suite!(base, sesame_base);
 suite!(tree, sesame);
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("repeat") {
-        // repeat base|tree seal|open N
-        let n = args[4].parse().expect("N is a number");
-        match args[2].as_str() {
-            "base" => base::repeat(&mut base::new(), &args[3], n),
-            _ => tree::repeat(&mut tree::new(), &args[3], n),
-        }
-        return;
-    }
     let rounds: usize = std::env::args()
         .nth(1)
         .map(|r| r.parse().expect("ROUNDS is a number"))

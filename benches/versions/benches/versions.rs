@@ -9,7 +9,8 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 
 const KEY: [u8; 32] = [0x42; 32];
 const AD: [u8; 2] = [1, 1];
@@ -62,27 +63,53 @@ fn aes_gcm_0_10(c: &mut Criterion) {
     g.finish();
 }
 
-fn aes_gcm_0_11(c: &mut Criterion) {
-    use aes_gcm_0_11::aead::array::Array;
-    use aes_gcm_0_11::{AeadInOut, Aes256Gcm, KeyInit};
-    let mut g = c.benchmark_group("aes-gcm 0.11.1 + aes 0.9.4");
-    let nonce = Array::from([7u8; 12]);
-    let prepared = Aes256Gcm::new(&Array::from(KEY));
+/// Seal and open of a prepared aead 0.6 cipher (aes-gcm 0.11 and
+/// xaes-256-gcm share that trait crate), benchmarked under `names`;
+/// returns the ciphertext and tag.
+fn inout_prepared<C: aes_gcm_0_11::aead::AeadInOut>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    names: [&str; 2],
+    cipher: &C,
+    nonce: &aes_gcm_0_11::aead::Nonce<C>,
+) -> ([u8; 27], aes_gcm_0_11::aead::Tag<C>) {
     let mut ciphertext = PLAIN;
-    let tag = prepared
-        .encrypt_inout_detached(&nonce, &AD, (&mut ciphertext[..]).into())
+    let tag = cipher
+        .encrypt_inout_detached(nonce, &AD, (&mut ciphertext[..]).into())
         .unwrap();
-    g.bench_function("seal, prepared key", |b| {
+    g.bench_function(names[0], |b| {
         b.iter(|| {
             let mut buf = black_box(PLAIN);
             black_box(
-                prepared
-                    .encrypt_inout_detached(&nonce, &AD, (&mut buf[..]).into())
+                cipher
+                    .encrypt_inout_detached(nonce, &AD, (&mut buf[..]).into())
                     .unwrap(),
             );
             buf
         })
     });
+    g.bench_function(names[1], |b| {
+        b.iter(|| {
+            let mut buf = black_box(ciphertext);
+            cipher
+                .decrypt_inout_detached(nonce, &AD, (&mut buf[..]).into(), &tag)
+                .unwrap();
+            buf
+        })
+    });
+    (ciphertext, tag)
+}
+
+fn aes_gcm_0_11(c: &mut Criterion) {
+    use aes_gcm_0_11::aead::array::Array;
+    use aes_gcm_0_11::{AeadInOut, Aes256Gcm, KeyInit};
+    let mut g = c.benchmark_group("aes-gcm 0.11.1 + aes 0.9.4");
+    let nonce = Array::from([7u8; 12]);
+    let (ciphertext, tag) = inout_prepared(
+        &mut g,
+        ["seal, prepared key", "open, prepared key"],
+        &Aes256Gcm::new(&Array::from(KEY)),
+        &nonce,
+    );
     g.bench_function("seal, fresh key", |b| {
         b.iter(|| {
             let gcm = Aes256Gcm::new(&Array::from(*black_box(&KEY)));
@@ -110,50 +137,23 @@ fn aes_gcm_0_11(c: &mut Criterion) {
 }
 
 fn xaes(c: &mut Criterion) {
+    use xaes_256_gcm::aead::{array::Array, KeyInit};
     let mut g = c.benchmark_group("XAES-256-GCM, prepared key");
     let nonce = [7u8; 24];
-    {
-        use xaes_256_gcm::aead::array::Array;
-        use xaes_256_gcm::aead::{AeadInOut, KeyInit};
-        use xaes_256_gcm::Xaes256Gcm;
-        let cipher = Xaes256Gcm::new(&Array::from(KEY));
-        let nonce = Array::from(nonce);
-        let mut ciphertext = PLAIN;
-        let tag = cipher
-            .encrypt_inout_detached(&nonce, &AD, (&mut ciphertext[..]).into())
-            .unwrap();
-        g.bench_function("xaes-256-gcm 0.1.0 seal", |b| {
-            b.iter(|| {
-                let mut buf = black_box(PLAIN);
-                black_box(
-                    cipher
-                        .encrypt_inout_detached(&nonce, &AD, (&mut buf[..]).into())
-                        .unwrap(),
-                );
-                buf
-            })
-        });
-        g.bench_function("xaes-256-gcm 0.1.0 open", |b| {
-            b.iter(|| {
-                let mut buf = black_box(ciphertext);
-                cipher
-                    .decrypt_inout_detached(&nonce, &AD, (&mut buf[..]).into(), &tag)
-                    .unwrap();
-                buf
-            })
-        });
-        // The two implementations must agree before their times mean anything.
-        let ours = sesame::primitives::XaesKey::new(&KEY);
-        let mut buf = PLAIN;
-        assert_eq!(
-            ours.seal_in_place(&nonce.into(), &AD, &mut buf),
-            <[u8; 16]>::from(tag)
-        );
-        assert_eq!(buf, ciphertext);
-    }
+    let (ciphertext, tag) = inout_prepared(
+        &mut g,
+        ["xaes-256-gcm 0.1.0 seal", "xaes-256-gcm 0.1.0 open"],
+        &xaes_256_gcm::Xaes256Gcm::new(&Array::from(KEY)),
+        &Array::from(nonce),
+    );
+    // The two implementations must agree before their times mean anything.
     let ours = sesame::primitives::XaesKey::new(&KEY);
-    let mut ciphertext = PLAIN;
-    let tag = ours.seal_in_place(&nonce, &AD, &mut ciphertext);
+    let mut buf = PLAIN;
+    assert_eq!(
+        ours.seal_in_place(&nonce, &AD, &mut buf),
+        <[u8; 16]>::from(tag)
+    );
+    assert_eq!(buf, ciphertext);
     g.bench_function("sesame XaesKey seal", |b| {
         b.iter(|| {
             let mut buf = black_box(PLAIN);
@@ -164,7 +164,8 @@ fn xaes(c: &mut Criterion) {
     g.bench_function("sesame XaesKey open", |b| {
         b.iter(|| {
             let mut buf = black_box(ciphertext);
-            ours.open_in_place(&nonce, &AD, &mut buf, &tag).unwrap();
+            ours.open_in_place(&nonce, &AD, &mut buf, &tag.into())
+                .unwrap();
             buf
         })
     });
