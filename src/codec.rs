@@ -200,14 +200,9 @@ impl<const N: usize> KeyRing<N> {
             return Err(Error::ContextTooLong);
         }
         let mut binary = [0u8; BINARY_MAX];
-        let len = format::decode_text(text, &mut binary)?.len();
-        let header = Header::parse(&binary[..len])?;
-        let header_len = header.as_bytes().len();
-        if len < header_len + NONCE_BYTES + claims::CLAIMS_MIN + TAG_BYTES {
-            return Err(Error::Malformed);
-        }
+        let (header, binary) = format::decode_token(text, &mut binary)?;
         let key = self.key(header.key_id).ok_or(Error::UnknownKey)?;
-        let (nonce, rest) = binary[header_len..len].split_at_mut(NONCE_BYTES);
+        let (nonce, rest) = binary[header.as_bytes().len()..].split_at_mut(NONCE_BYTES);
         let (ciphertext, tag) = rest.split_at_mut(rest.len() - TAG_BYTES);
         let nonce: &[u8; NONCE_BYTES] = (&*nonce).try_into().map_err(|_| Error::Malformed)?;
         let tag: &[u8; TAG_BYTES] = (&*tag).try_into().map_err(|_| Error::Malformed)?;

@@ -122,6 +122,30 @@ pub fn decode_text<'a>(text: &[u8], out: &'a mut [u8; BINARY_MAX]) -> Result<&'a
     base64url::decode(text, out).map_err(|_| Error::Malformed)
 }
 
+/// Decodes token text and reads its header: every check that needs no key.
+/// Returns the header and the whole binary token.
+#[inline]
+pub fn decode_token<'a>(
+    text: &[u8],
+    out: &'a mut [u8; BINARY_MAX],
+) -> Result<(Header, &'a mut [u8]), Error> {
+    let len = decode_text(text, out)?.len();
+    let binary = &mut out[..len];
+    let header = Header::parse(binary)?;
+    if len < header.as_bytes().len() + NONCE_BYTES + crate::claims::CLAIMS_MIN + TAG_BYTES {
+        return Err(Error::Malformed);
+    }
+    Ok((header, binary))
+}
+
+/// The ID of the key a token was sealed under, read without any key, for
+/// routing, logs and tools. Nothing in it is authenticated until the token
+/// is opened: a forger can name any key ID.
+pub fn token_key_id(text: impl AsRef<[u8]>) -> Result<u32, Error> {
+    let mut binary = [0u8; BINARY_MAX];
+    decode_token(text.as_ref(), &mut binary).map(|(header, _)| header.key_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

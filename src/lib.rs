@@ -51,17 +51,25 @@ mod keyring;
 mod policy;
 /// cbindgen:ignore
 #[cfg(feature = "std")]
+mod publish;
+/// cbindgen:ignore
+#[cfg(feature = "std")]
 mod random;
+/// cbindgen:ignore
+#[cfg(feature = "std")]
+mod shared_ring;
 
 pub use claims::{Claims, SessionId, DATA_MAX, SESSION_ID_BYTES};
 pub use codec::{NewSession, Token, CONTEXT_MAX};
 pub use crypto::{KEY_BYTES, NONCE_BYTES, TAG_BYTES};
 pub use error::Error;
-pub use format::{TOKEN_MAX, VERSION};
+pub use format::{token_key_id, TOKEN_MAX, VERSION};
 pub use keyring::{derive_key, KeyRing, DEFAULT_RING_CAPACITY, DERIVE_SALT};
 pub use policy::Policy;
 #[cfg(feature = "std")]
 pub use random::ForkSafeRng;
+#[cfg(feature = "std")]
+pub use shared_ring::SharedKeyRing;
 
 /// Re-exported so `no_std` callers name the same traits seal takes.
 pub use rand_core;

@@ -14,29 +14,7 @@
  * running under valgrind. memcheck.h comes with Debian's valgrind package. */
 #include <valgrind/memcheck.h>
 
-static int passed, failed;
-
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (cond) {                                                              \
-      passed++;                                                              \
-    } else {                                                                 \
-      failed++;                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                        \
-  } while (0)
-
-#define CHECK_RC(call, expected)                                             \
-  do {                                                                       \
-    sesame_result rc_ = (call);                                              \
-    if (rc_ == (sesame_result)(expected)) {                                  \
-      passed++;                                                              \
-    } else {                                                                 \
-      failed++;                                                              \
-      fprintf(stderr, "%s:%d: %s returned %u (%s), expected %s\n", __FILE__, \
-              __LINE__, #call, (unsigned)rc_, sesame_strerror(rc_), #expected); \
-    }                                                                        \
-  } while (0)
+#include "check.h"
 
 static const uint64_t NOW = 1700000000u;
 static const uint8_t K1[SESAME_KEY_BYTES] = {

@@ -44,11 +44,13 @@ FUNCTIONS = [
     "sesame_keyring_retire",
     "sesame_keyring_primary_id",
     "sesame_keyring_len",
+    "sesame_keyring_key_ids",
     "sesame_seal",
     "sesame_open",
     "sesame_refresh",
     "sesame_should_refresh",
     "sesame_check_revoked_before",
+    "sesame_token_key_id",
 ]
 
 

@@ -91,6 +91,8 @@ module Sesame
     attach_function :sesame_keyring_retire, %i[pointer uint32], :sesame_result
     attach_function :sesame_keyring_primary_id, %i[pointer pointer], :sesame_result
     attach_function :sesame_keyring_len, %i[pointer pointer], :sesame_result
+    attach_function :sesame_keyring_key_ids, %i[pointer pointer size_t pointer], :sesame_result
+    attach_function :sesame_token_key_id, %i[pointer size_t pointer], :sesame_result
 
     # These three are attached without `blocking: true` on purpose: they take
     # a microsecond or two, far less than releasing and retaking the GVL.
