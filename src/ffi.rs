@@ -81,6 +81,8 @@ pub enum sesame_result {
     SESAME_CONTEXT_TOO_LONG = 16,
     /// The random source failed (or none is set in a build without an OS).
     SESAME_RANDOM_FAILED = 17,
+    /// A keyset text is invalid (Rust API only; no C call takes a keyset yet).
+    SESAME_INVALID_KEYSET = 18,
     /// A required pointer argument was NULL (or NULL with a non-zero length).
     SESAME_NULL_ARGUMENT = 100,
     /// An argument is unusable in another way (for example misaligned storage).
@@ -111,6 +113,7 @@ impl From<Error> for sesame_result {
             Error::DataTooLong => SESAME_DATA_TOO_LONG,
             Error::ContextTooLong => SESAME_CONTEXT_TOO_LONG,
             Error::RandomFailed => SESAME_RANDOM_FAILED,
+            Error::InvalidKeyset => SESAME_INVALID_KEYSET,
         }
     }
 }
@@ -415,6 +418,7 @@ pub extern "C" fn sesame_result_name(result: u32) -> *const c_char {
         15 => "SESAME_DATA_TOO_LONG\0",
         16 => "SESAME_CONTEXT_TOO_LONG\0",
         17 => "SESAME_RANDOM_FAILED\0",
+        18 => "SESAME_INVALID_KEYSET\0",
         100 => "SESAME_NULL_ARGUMENT\0",
         101 => "SESAME_INVALID_ARGUMENT\0",
         102 => "SESAME_INTERNAL_ERROR\0",

@@ -48,6 +48,9 @@ pub mod format;
 /// cbindgen:ignore
 mod keyring;
 /// cbindgen:ignore
+#[cfg(feature = "std")]
+pub mod keyset;
+/// cbindgen:ignore
 mod policy;
 /// cbindgen:ignore
 #[cfg(feature = "std")]
@@ -59,6 +62,8 @@ pub use crypto::{KEY_BYTES, NONCE_BYTES, TAG_BYTES};
 pub use error::Error;
 pub use format::{TOKEN_MAX, VERSION};
 pub use keyring::{derive_key, KeyRing, DEFAULT_RING_CAPACITY, DERIVE_SALT};
+#[cfg(feature = "std")]
+pub use keyset::{Keyset, KeysetError, KeysetErrorKind};
 pub use policy::Policy;
 #[cfg(feature = "std")]
 pub use random::ForkSafeRng;
