@@ -450,7 +450,20 @@ impl Keyset {
     }
 
     fn write_text(&self, separator: char, final_separator: bool) -> Zeroizing<String> {
-        let mut text = Zeroizing::new(String::from(KEYSET_HEADER));
+        // Reserved up front: a reallocation would leave a copy of the
+        // secrets behind in freed memory that Zeroizing never sees.
+        let capacity = self.entries.iter().fold(KEYSET_HEADER.len() + 1, |sum, e| {
+            let material = match &e.material {
+                Material::Raw(_) => base64url::encoded_len(KEY_BYTES),
+                Material::Derived { master, purpose } => {
+                    base64url::encoded_len(master.len()) + base64url::encoded_len(purpose.len())
+                }
+                Material::None => 0,
+            };
+            sum + ENTRY_TEXT_MAX + material
+        });
+        let mut text = Zeroizing::new(String::with_capacity(capacity));
+        text.push_str(KEYSET_HEADER);
         for entry in &self.entries {
             text.push(separator);
             text.push_str(&format!(
@@ -716,6 +729,14 @@ impl Keyset {
     }
 }
 
+/// The text of a raw key as a keyset writes it after `raw=` (unpadded
+/// base64url, encoded in constant time), for tools that print a new key.
+pub fn encode_key(key: &[u8; KEY_BYTES]) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::with_capacity(base64url::encoded_len(KEY_BYTES)));
+    push_base64(&mut text, key);
+    text
+}
+
 /// A purpose is a label, not a secret: shown as text when it is printable
 /// ASCII, as base64url otherwise.
 fn push_purpose(text: &mut String, purpose: &[u8]) {
@@ -729,6 +750,7 @@ fn push_purpose(text: &mut String, purpose: &[u8]) {
 }
 
 fn push_base64(text: &mut String, bytes: &[u8]) {
+    // Secrets go only into strings reserved for them (see write_text).
     let mut out = Zeroizing::new(std::vec![0u8; base64url::encoded_len(bytes.len())]);
     if let Ok(len) = base64url::encode(bytes, &mut out) {
         // The alphabet is ASCII, so every byte is one char.
@@ -749,6 +771,10 @@ fn check_header(record: &str, place: Place) -> Result<(), KeysetError> {
         Err(KeysetError::at(KeysetErrorKind::MissingHeader, place, 0))
     }
 }
+
+/// Longest entry text apart from its key material: the words, the four
+/// numbers at their widest, the separators.
+const ENTRY_TEXT_MAX: usize = 128;
 
 const FIELDS: [&str; 7] = [
     "id", "status", "created", "retired", "raw", "master", "purpose",
