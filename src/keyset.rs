@@ -9,6 +9,18 @@
 //! key id=3 status=primary created=1702000000 master=<base64url> purpose=<base64url>
 //! ```
 //!
+//! ```
+//! use sesame::{KeyRing, Keyset};
+//!
+//! // Usually from a secret manager or one environment variable.
+//! let text = "sesame-keyset/1;key id=7 status=primary created=1700000000 \
+//!             raw=AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
+//! let keyset = Keyset::parse(text)?;
+//! let ring: KeyRing = keyset.build_ring()?;
+//! assert_eq!(ring.primary_id(), Some(7));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Retired keys stay listed without their material so that their IDs are
 //! never handed out again: a reused ID would make old tokens fail as
 //! "authentication failed" instead of "unknown key", and would let a token
@@ -196,6 +208,35 @@ pub enum KeysetErrorKind {
 }
 
 impl KeysetErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [KeysetErrorKind; 25] = [
+        KeysetErrorKind::TooLarge,
+        KeysetErrorKind::MissingHeader,
+        KeysetErrorKind::UnsupportedVersion,
+        KeysetErrorKind::UnknownRecord,
+        KeysetErrorKind::MalformedField,
+        KeysetErrorKind::UnknownField,
+        KeysetErrorKind::DuplicateField,
+        KeysetErrorKind::MissingField,
+        KeysetErrorKind::FieldNotAllowed,
+        KeysetErrorKind::BadNumber,
+        KeysetErrorKind::BadStatus,
+        KeysetErrorKind::BadBase64,
+        KeysetErrorKind::WrongKeyLength,
+        KeysetErrorKind::ZeroKey,
+        KeysetErrorKind::EmptyMaster,
+        KeysetErrorKind::RetiredPrimary,
+        KeysetErrorKind::TimeOrder,
+        KeysetErrorKind::DuplicateId,
+        KeysetErrorKind::TwoPrimaries,
+        KeysetErrorKind::NoPrimary,
+        KeysetErrorKind::TooManyKeys,
+        KeysetErrorKind::UnknownId,
+        KeysetErrorKind::AlreadyRetired,
+        KeysetErrorKind::NoFreeId,
+        KeysetErrorKind::RandomFailed,
+    ];
+
     /// A stable snake_case name (used by the test vectors and tools).
     pub const fn name(self) -> &'static str {
         match self {
@@ -265,7 +306,7 @@ impl KeysetErrorKind {
 pub struct KeysetError {
     kind: KeysetErrorKind,
     line: usize,
-    entry: usize,
+    record: usize,
     field: usize,
 }
 
@@ -274,7 +315,7 @@ impl KeysetError {
         KeysetError {
             kind,
             line: 0,
-            entry: 0,
+            record: 0,
             field: 0,
         }
     }
@@ -283,7 +324,7 @@ impl KeysetError {
         KeysetError {
             kind,
             line: place.line,
-            entry: place.entry,
+            record: place.record,
             field,
         }
     }
@@ -300,8 +341,8 @@ impl KeysetError {
 
     /// 1-based number of the record in the text, the header being record 1,
     /// counting `;`-separated records on one line separately; 0 as for `line`.
-    pub fn entry(&self) -> usize {
-        self.entry
+    pub fn record(&self) -> usize {
+        self.record
     }
 
     /// 1-based position of the field in its record (`key` is field 0); 0
@@ -315,7 +356,7 @@ impl fmt::Display for KeysetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("invalid keyset")?;
         if self.line > 0 {
-            write!(f, ": line {}, record {}", self.line, self.entry)?;
+            write!(f, ": line {}, record {}", self.line, self.record)?;
             if self.field > 0 {
                 write!(f, ", field {}", self.field)?;
             }
@@ -335,7 +376,7 @@ impl From<KeysetError> for Error {
 #[derive(Clone, Copy)]
 struct Place {
     line: usize,
-    entry: usize,
+    record: usize,
 }
 
 /// Every key of a deployment; see the module documentation. Secrets are
@@ -394,16 +435,16 @@ impl Keyset {
         let mut keyset = Keyset::with_capacity(capacity);
         let mut primary_seen = false;
         let mut usable = 0usize;
-        let mut entry_number = 0usize;
+        let mut record_number = 0usize;
         for (line_index, line) in text.split('\n').enumerate() {
             for record in line.split(';') {
-                entry_number += 1;
+                record_number += 1;
                 let place = Place {
                     line: line_index + 1,
-                    entry: entry_number,
+                    record: record_number,
                 };
                 let record = record.trim_matches([' ', '\t', '\r']);
-                if entry_number == 1 {
+                if record_number == 1 {
                     check_header(record, place)?;
                     continue;
                 }
@@ -846,10 +887,17 @@ fn parse_entry(record: &str, place: Place) -> Result<Entry, KeysetError> {
         match (raw, master, purpose) {
             (Some(raw), None, None) => {
                 let bytes = parse_base64(raw, place)?;
-                let key: [u8; KEY_BYTES] = bytes[..]
-                    .try_into()
-                    .map_err(|_| KeysetError::at(KeysetErrorKind::WrongKeyLength, place, raw.1))?;
-                let key = Zeroizing::new(key);
+                if bytes.len() != KEY_BYTES {
+                    return Err(KeysetError::at(
+                        KeysetErrorKind::WrongKeyLength,
+                        place,
+                        raw.1,
+                    ));
+                }
+                // Copied into its final, zeroizing home directly: a
+                // `try_into` array would leave a copy on the stack.
+                let mut key = Zeroizing::new([0u8; KEY_BYTES]);
+                key.copy_from_slice(&bytes);
                 if key.iter().all(|&b| b == 0) {
                     return Err(KeysetError::at(KeysetErrorKind::ZeroKey, place, raw.1));
                 }
@@ -940,7 +988,7 @@ mod tests {
         let text = std::format!("{KEYSET_HEADER};key id=1 status=primary created=1 raw={RAW}!");
         let error = Keyset::parse(&text).unwrap_err();
         assert_eq!(error.kind(), KeysetErrorKind::BadBase64);
-        assert_eq!((error.line(), error.entry(), error.field()), (1, 2, 4));
+        assert_eq!((error.line(), error.record(), error.field()), (1, 2, 4));
         let shown = std::format!("{error}");
         assert!(!shown.contains(&RAW[..8]), "{shown}");
         assert_eq!(

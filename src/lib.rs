@@ -6,7 +6,9 @@
 //! cut-offs, binding to a context, and keys that rotate by ID.
 //!
 //! The core is `no_std` and never allocates; the `std` feature (default) adds
-//! [`ForkSafeRng`], [`unix_now`] and `std::error::Error`.
+//! [`ForkSafeRng`], [`unix_now`], `std::error::Error`, and [`Keyset`]: all of a
+//! deployment's keys in one text for a secret manager or an environment
+//! variable (docs/FORMAT.md, docs/KEYS.md; edited with the `sesame` command).
 //!
 //! ```
 //! # #[cfg(feature = "std")] {

@@ -155,7 +155,11 @@ fn invalid_vectors_fail_with_their_kind_and_place_and_no_secret() {
             .unwrap_or_else(|| panic!("{name}: parsed"));
         assert_eq!(error.kind().name(), v["kind"].as_str().unwrap(), "{name}");
         assert_eq!(error.line() as u64, v["line"].as_u64().unwrap(), "{name}");
-        assert_eq!(error.entry() as u64, v["entry"].as_u64().unwrap(), "{name}");
+        assert_eq!(
+            error.record() as u64,
+            v["record"].as_u64().unwrap(),
+            "{name}"
+        );
         assert_eq!(error.field() as u64, v["field"].as_u64().unwrap(), "{name}");
         assert_eq!(Error::from(error), Error::InvalidKeyset);
         let shown = error.to_string();
@@ -183,45 +187,20 @@ fn every_error_kind_has_a_distinct_name_and_a_vector_or_an_edit_test() {
         "no_free_id",
         "random_failed",
     ];
-    for kind in ALL_KINDS {
+    for kind in KeysetErrorKind::ALL {
         assert!(
             covered.contains(&kind.name()) || edit_only.contains(&kind.name()),
             "{kind:?} has no vector"
         );
         assert_eq!(
-            ALL_KINDS.iter().filter(|k| k.name() == kind.name()).count(),
+            KeysetErrorKind::ALL
+                .iter()
+                .filter(|k| k.name() == kind.name())
+                .count(),
             1
         );
     }
 }
-
-const ALL_KINDS: [KeysetErrorKind; 25] = [
-    KeysetErrorKind::TooLarge,
-    KeysetErrorKind::MissingHeader,
-    KeysetErrorKind::UnsupportedVersion,
-    KeysetErrorKind::UnknownRecord,
-    KeysetErrorKind::MalformedField,
-    KeysetErrorKind::UnknownField,
-    KeysetErrorKind::DuplicateField,
-    KeysetErrorKind::MissingField,
-    KeysetErrorKind::FieldNotAllowed,
-    KeysetErrorKind::BadNumber,
-    KeysetErrorKind::BadStatus,
-    KeysetErrorKind::BadBase64,
-    KeysetErrorKind::WrongKeyLength,
-    KeysetErrorKind::ZeroKey,
-    KeysetErrorKind::EmptyMaster,
-    KeysetErrorKind::RetiredPrimary,
-    KeysetErrorKind::TimeOrder,
-    KeysetErrorKind::DuplicateId,
-    KeysetErrorKind::TwoPrimaries,
-    KeysetErrorKind::NoPrimary,
-    KeysetErrorKind::TooManyKeys,
-    KeysetErrorKind::UnknownId,
-    KeysetErrorKind::AlreadyRetired,
-    KeysetErrorKind::NoFreeId,
-    KeysetErrorKind::RandomFailed,
-];
 
 fn kind<T: std::fmt::Debug>(result: Result<T, sesame::KeysetError>) -> KeysetErrorKind {
     result.unwrap_err().kind()
