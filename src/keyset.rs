@@ -108,9 +108,13 @@ pub struct EntryInfo<'a> {
     pub material: MaterialKind<'a>,
 }
 
+// Secrets live on the heap, each in its own zeroizing buffer: the entries
+// vector moves its elements when it grows and frees the old storage without
+// wiping it, so a key held inline in an entry would leave copies behind.
 #[derive(Clone)]
 enum Material {
-    Raw(Zeroizing<[u8; KEY_BYTES]>),
+    /// Exactly KEY_BYTES long.
+    Raw(Zeroizing<Vec<u8>>),
     Derived {
         master: Zeroizing<Vec<u8>>,
         purpose: Vec<u8>,
@@ -144,7 +148,11 @@ impl Entry {
 
     fn key(&self) -> Result<Option<Zeroizing<[u8; KEY_BYTES]>>, Error> {
         match &self.material {
-            Material::Raw(key) => Ok(Some(key.clone())),
+            Material::Raw(bytes) => {
+                let mut key = Zeroizing::new([0u8; KEY_BYTES]);
+                key.copy_from_slice(bytes);
+                Ok(Some(key))
+            }
             Material::Derived { master, purpose } => derive_key(master, purpose).map(Some),
             Material::None => Ok(None),
         }
@@ -517,7 +525,7 @@ impl Keyset {
             match &entry.material {
                 Material::Raw(key) => {
                     text.push_str(" raw=");
-                    push_base64(&mut text, &key[..]);
+                    push_base64(&mut text, key);
                 }
                 Material::Derived { master, purpose } => {
                     text.push_str(" master=");
@@ -616,7 +624,7 @@ impl Keyset {
         if key.iter().all(|&b| b == 0) {
             return Err(KeysetError::new(KeysetErrorKind::ZeroKey));
         }
-        self.push(id, created, Material::Raw(Zeroizing::new(*key)))
+        self.push(id, created, Material::Raw(Zeroizing::new(key.to_vec())))
     }
 
     /// Adds a key derived from `master` and `purpose` (as
@@ -894,14 +902,10 @@ fn parse_entry(record: &str, place: Place) -> Result<Entry, KeysetError> {
                         raw.1,
                     ));
                 }
-                // Copied into its final, zeroizing home directly: a
-                // `try_into` array would leave a copy on the stack.
-                let mut key = Zeroizing::new([0u8; KEY_BYTES]);
-                key.copy_from_slice(&bytes);
-                if key.iter().all(|&b| b == 0) {
+                if bytes.iter().all(|&b| b == 0) {
                     return Err(KeysetError::at(KeysetErrorKind::ZeroKey, place, raw.1));
                 }
-                Material::Raw(key)
+                Material::Raw(bytes)
             }
             (Some(_), Some(field), _) | (Some(_), None, Some(field)) => {
                 return Err(not_allowed(field))

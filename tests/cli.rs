@@ -170,6 +170,24 @@ fn a_keyset_is_made_extended_promoted_retired_and_shown() {
         assert!(revealed.contains(secret.as_str()));
     }
 
+    // A token under the final primary: its header alone, then its claims.
+    let token = seal(&ring(&text, 2), b"", 4000);
+    let header = ok(&["inspect", &token]);
+    assert!(
+        header.starts_with("version: 1\nkey_id: 2\nlength: "),
+        "{header}"
+    );
+    let full = ok(&["inspect", &token, "--keyset", path, "--now", "4001"]);
+    assert!(full.starts_with(&header));
+    assert!(
+        full.contains("opened_by: key 2 (primary)\nuser_id: 42\n"),
+        "{full}"
+    );
+    assert!(
+        full.ends_with("default_policy: accepts at 4001\n"),
+        "{full}"
+    );
+
     // The retired key's tokens no longer open, and the message says why.
     let run = sesame(&["inspect", &old_token, "--keyset", path]);
     assert_eq!(run.code, 2);
