@@ -80,7 +80,7 @@
 #define SESAME_NO_LIMIT UINT64_MAX
 
 // The result of every fallible call. `SESAME_OK` is 0; the codes are stable
-// and never reused. 1-17 come from the core; 100 and up are the C ABI's own.
+// and never reused. 1-18 come from the core; 100 and up are the C ABI's own.
 enum sesame_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
@@ -121,6 +121,8 @@ enum sesame_result
   SESAME_CONTEXT_TOO_LONG = 16,
   // The random source failed (or none is set in a build without an OS).
   SESAME_RANDOM_FAILED = 17,
+  // A keyset text is invalid (see `docs/FORMAT.md`, "Keysets").
+  SESAME_INVALID_KEYSET = 18,
   // A required pointer argument was NULL (or NULL with a non-zero length).
   SESAME_NULL_ARGUMENT = 100,
   // An argument is unusable in another way (for example misaligned storage).
@@ -342,6 +344,42 @@ sesame_result sesame_keyring_key_ids(const struct sesame_keyring *ring,
                                      uint32_t *ids_out,
                                      size_t ids_cap,
                                      size_t *count_out);
+
+#if defined(SESAME_STD)
+// Parses a keyset (its text, `keyset_len` bytes; format in `docs/FORMAT.md`,
+// "Keysets") and replaces every key of the ring with its usable keys, its
+// primary promoted, in one step: on a heap ring, calls running meanwhile see
+// either the old keys or the new ones. On any error the ring is unchanged;
+// an invalid keyset gives `SESAME_INVALID_KEYSET` (call
+// `sesame_keyset_check` for the line and reason). The random source set
+// with `sesame_keyring_set_random` is kept.
+//
+// # Safety
+// `ring` as for `sesame_keyring_set_random`; `keyset` is NULL or valid for
+// `keyset_len` bytes.
+sesame_result sesame_keyring_load_keyset(struct sesame_keyring *ring,
+                                         const char *keyset,
+                                         size_t keyset_len);
+#endif
+
+#if defined(SESAME_STD)
+// Checks a keyset without loading it. `SESAME_OK` if
+// `sesame_keyring_load_keyset` would accept it; otherwise
+// `SESAME_INVALID_KEYSET`, and then (unlike every other call) an English
+// message naming the line and the reason, never any key material, is
+// written with a NUL to `message_out` (capacity `message_cap`, cut to fit;
+// 256 bytes suffice) and its length without the NUL to `*message_len_out`.
+//
+// # Safety
+// `keyset` is NULL or valid for `keyset_len` bytes; `message_out` is NULL
+// or valid for `message_cap` bytes; `message_len_out` is NULL or valid for
+// a write.
+sesame_result sesame_keyset_check(const char *keyset,
+                                  size_t keyset_len,
+                                  char *message_out,
+                                  size_t message_cap,
+                                  size_t *message_len_out);
+#endif
 
 // Writes the default policy (idle 24 h, lifetime 14 days, leeway 60 s,
 // refresh after 15 min, no cut-off) to `*policy_out`.

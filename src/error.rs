@@ -47,11 +47,14 @@ pub enum Error {
     ContextTooLong = 16,
     /// The random number generator failed; nothing was sealed.
     RandomFailed = 17,
+    /// A keyset text (or an edit of one) is invalid; the keyset module's
+    /// `KeysetError` says where and why.
+    InvalidKeyset = 18,
 }
 
 impl Error {
     /// Every error, in code order (used by the bindings' tables and tests).
-    pub const ALL: [Error; 17] = [
+    pub const ALL: [Error; 18] = [
         Error::Malformed,
         Error::TooLong,
         Error::UnsupportedVersion,
@@ -69,6 +72,7 @@ impl Error {
         Error::DataTooLong,
         Error::ContextTooLong,
         Error::RandomFailed,
+        Error::InvalidKeyset,
     ];
 
     /// The stable numeric code (never 0; 0 means success across the C ABI).
@@ -110,6 +114,7 @@ impl Error {
             Error::DataTooLong => "session data too long\0",
             Error::ContextTooLong => "binding context too long\0",
             Error::RandomFailed => "random number generator failed\0",
+            Error::InvalidKeyset => "invalid keyset\0",
         }
     }
 }

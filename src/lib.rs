@@ -6,7 +6,9 @@
 //! cut-offs, binding to a context, and keys that rotate by ID.
 //!
 //! The core is `no_std` and never allocates; the `std` feature (default) adds
-//! [`ForkSafeRng`], [`unix_now`] and `std::error::Error`.
+//! [`ForkSafeRng`], [`unix_now`], `std::error::Error`, and [`Keyset`]: all of a
+//! deployment's keys in one text for a secret manager or an environment
+//! variable (docs/FORMAT.md, docs/KEYS.md; edited with the `sesame` command).
 //!
 //! ```
 //! # #[cfg(feature = "std")] {
@@ -48,6 +50,9 @@ pub mod format;
 /// cbindgen:ignore
 mod keyring;
 /// cbindgen:ignore
+#[cfg(feature = "std")]
+pub mod keyset;
+/// cbindgen:ignore
 mod policy;
 /// cbindgen:ignore
 #[cfg(feature = "std")]
@@ -65,6 +70,8 @@ pub use crypto::{KEY_BYTES, NONCE_BYTES, TAG_BYTES};
 pub use error::Error;
 pub use format::{token_key_id, TOKEN_MAX, VERSION};
 pub use keyring::{derive_key, KeyRing, DEFAULT_RING_CAPACITY, DERIVE_SALT};
+#[cfg(feature = "std")]
+pub use keyset::{Keyset, KeysetError, KeysetErrorKind};
 pub use policy::Policy;
 #[cfg(feature = "std")]
 pub use random::ForkSafeRng;

@@ -688,6 +688,7 @@ fn error_codes_are_stable_and_distinct() {
         (Error::DataTooLong, 15),
         (Error::ContextTooLong, 16),
         (Error::RandomFailed, 17),
+        (Error::InvalidKeyset, 18),
     ];
     assert_eq!(Error::ALL.len(), expected.len());
     for (error, code) in expected {
@@ -697,5 +698,5 @@ fn error_codes_are_stable_and_distinct() {
         assert_eq!(error.to_string(), error.message());
     }
     assert_eq!(Error::from_code(0), None);
-    assert_eq!(Error::from_code(18), None);
+    assert_eq!(Error::from_code(19), None);
 }

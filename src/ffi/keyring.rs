@@ -465,3 +465,97 @@ pub unsafe extern "C" fn sesame_keyring_key_ids(
         Ok(())
     })
 }
+
+/// Parses a keyset (its text, `keyset_len` bytes; format in `docs/FORMAT.md`,
+/// "Keysets") and replaces every key of the ring with its usable keys, its
+/// primary promoted, in one step: on a heap ring, calls running meanwhile see
+/// either the old keys or the new ones. On any error the ring is unchanged;
+/// an invalid keyset gives `SESAME_INVALID_KEYSET` (call
+/// `sesame_keyset_check` for the line and reason). The random source set
+/// with `sesame_keyring_set_random` is kept.
+///
+/// # Safety
+/// `ring` as for `sesame_keyring_set_random`; `keyset` is NULL or valid for
+/// `keyset_len` bytes.
+#[cfg(feature = "std")]
+#[no_mangle]
+pub unsafe extern "C" fn sesame_keyring_load_keyset(
+    ring: *mut sesame_keyring,
+    keyset: *const c_char,
+    keyset_len: usize,
+) -> sesame_result {
+    guard(|| {
+        if keyset.is_null() {
+            return Err(SESAME_NULL_ARGUMENT);
+        }
+        // SAFETY: per this function's contract.
+        let text = unsafe { input(keyset.cast(), keyset_len) }?;
+        let keys: KeyRing<SESAME_RING_CAPACITY> = parse_keyset(text)
+            .map_err(|_| SESAME_INVALID_KEYSET)?
+            .build_ring()?;
+        // SAFETY: per this function's contract.
+        unsafe {
+            change_ring(ring, |state| {
+                state.ring = keys;
+                Ok(())
+            })
+        }
+    })
+}
+
+#[cfg(feature = "std")]
+fn parse_keyset(text: &[u8]) -> Result<crate::Keyset, std::string::String> {
+    use std::string::ToString;
+    let text =
+        core::str::from_utf8(text).map_err(|_| "invalid keyset: not UTF-8 text".to_string())?;
+    crate::Keyset::parse(text).map_err(|error| error.to_string())
+}
+
+/// Checks a keyset without loading it. `SESAME_OK` if
+/// `sesame_keyring_load_keyset` would accept it; otherwise
+/// `SESAME_INVALID_KEYSET`, and then (unlike every other call) an English
+/// message naming the line and the reason, never any key material, is
+/// written with a NUL to `message_out` (capacity `message_cap`, cut to fit;
+/// 256 bytes suffice) and its length without the NUL to `*message_len_out`.
+///
+/// # Safety
+/// `keyset` is NULL or valid for `keyset_len` bytes; `message_out` is NULL
+/// or valid for `message_cap` bytes; `message_len_out` is NULL or valid for
+/// a write.
+#[cfg(feature = "std")]
+#[no_mangle]
+pub unsafe extern "C" fn sesame_keyset_check(
+    keyset: *const c_char,
+    keyset_len: usize,
+    message_out: *mut c_char,
+    message_cap: usize,
+    message_len_out: *mut usize,
+) -> sesame_result {
+    guard(|| {
+        if keyset.is_null() || message_out.is_null() || message_len_out.is_null() {
+            return Err(SESAME_NULL_ARGUMENT);
+        }
+        if message_cap == 0 {
+            return Err(SESAME_BUFFER_TOO_SMALL);
+        }
+        // SAFETY: per this function's contract.
+        let text = unsafe { input(keyset.cast(), keyset_len) }?;
+        let message = match parse_keyset(text) {
+            Ok(_) => return Ok(()),
+            Err(message) => message,
+        };
+        // Cut on a character boundary so the C string stays valid UTF-8.
+        let mut len = message.len().min(message_cap - 1);
+        while !message.is_char_boundary(len) {
+            len -= 1;
+        }
+        // SAFETY: `message_out` has room for `message_cap > len` bytes and
+        // cannot overlap `message`, which sesame owns.
+        unsafe {
+            ptr::copy_nonoverlapping(message.as_ptr(), message_out.cast::<u8>(), len);
+            message_out.add(len).write(0);
+            message_len_out.write(len);
+        }
+        Err(SESAME_INVALID_KEYSET)
+    })
+}

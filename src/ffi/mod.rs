@@ -49,7 +49,7 @@ const _: () = {
 };
 
 /// The result of every fallible call. `SESAME_OK` is 0; the codes are stable
-/// and never reused. 1-17 come from the core; 100 and up are the C ABI's own.
+/// and never reused. 1-18 come from the core; 100 and up are the C ABI's own.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum sesame_result {
@@ -88,6 +88,8 @@ pub enum sesame_result {
     SESAME_CONTEXT_TOO_LONG = 16,
     /// The random source failed (or none is set in a build without an OS).
     SESAME_RANDOM_FAILED = 17,
+    /// A keyset text is invalid (see `docs/FORMAT.md`, "Keysets").
+    SESAME_INVALID_KEYSET = 18,
     /// A required pointer argument was NULL (or NULL with a non-zero length).
     SESAME_NULL_ARGUMENT = 100,
     /// An argument is unusable in another way (for example misaligned storage).
@@ -118,6 +120,7 @@ impl From<Error> for sesame_result {
             Error::DataTooLong => SESAME_DATA_TOO_LONG,
             Error::ContextTooLong => SESAME_CONTEXT_TOO_LONG,
             Error::RandomFailed => SESAME_RANDOM_FAILED,
+            Error::InvalidKeyset => SESAME_INVALID_KEYSET,
         }
     }
 }
@@ -236,6 +239,7 @@ pub extern "C" fn sesame_result_name(result: u32) -> *const c_char {
         15 => "SESAME_DATA_TOO_LONG\0",
         16 => "SESAME_CONTEXT_TOO_LONG\0",
         17 => "SESAME_RANDOM_FAILED\0",
+        18 => "SESAME_INVALID_KEYSET\0",
         100 => "SESAME_NULL_ARGUMENT\0",
         101 => "SESAME_INVALID_ARGUMENT\0",
         102 => "SESAME_INTERNAL_ERROR\0",

@@ -74,21 +74,21 @@ static int all_bytes(const void *p, size_t n, unsigned char value) {
 static void test_version_and_strerror(void) {
   const char *v = sesame_version();
   CHECK(v != NULL && v[0] >= '0' && v[0] <= '9');
-  const uint32_t codes[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 100, 101, 102};
+  const uint32_t codes[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 100, 101, 102};
   size_t n = sizeof codes / sizeof codes[0];
   for (size_t i = 0; i < n; i++) {
     const char *m = sesame_strerror(codes[i]);
     CHECK(m != NULL && strlen(m) > 0 && strcmp(m, "unknown error") != 0);
     for (size_t j = 0; j < i; j++) CHECK(strcmp(m, sesame_strerror(codes[j])) != 0);
   }
-  CHECK(strcmp(sesame_strerror(18), "unknown error") == 0);
+  CHECK(strcmp(sesame_strerror(19), "unknown error") == 0);
   CHECK(strcmp(sesame_strerror(99999), "unknown error") == 0);
   CHECK(strcmp(sesame_strerror(SESAME_AUTH_FAILED), "authentication failed (tampered token, wrong key or wrong context)") == 0);
   CHECK(sesame_unix_now() > NOW);
   CHECK(strcmp(sesame_result_name(SESAME_OK), "SESAME_OK") == 0);
   CHECK(strcmp(sesame_result_name(SESAME_AUTH_FAILED), "SESAME_AUTH_FAILED") == 0);
   CHECK(strcmp(sesame_result_name(SESAME_INTERNAL_ERROR), "SESAME_INTERNAL_ERROR") == 0);
-  CHECK(sesame_result_name(18) == NULL && sesame_result_name(99) == NULL);
+  CHECK(sesame_result_name(19) == NULL && sesame_result_name(99) == NULL);
   for (size_t i = 0; i < n; i++) CHECK(sesame_result_name(codes[i]) != NULL);
   CHECK(sesame_token_max() == SESAME_TOKEN_MAX && sesame_key_bytes() == SESAME_KEY_BYTES);
   CHECK(sesame_session_id_bytes() == SESAME_SESSION_ID_BYTES && sesame_data_max() == SESAME_DATA_MAX);
@@ -523,6 +523,59 @@ static void test_threads(void) {
   sesame_keyring_free(shared_ring);
 }
 
+/* Keysets: loaded in one step, key IDs listed, a token's key ID read without
+ * keys, and a bad keyset refused with the ring untouched and a message that
+ * names the line. K1 is the bytes 1..32, as in the first keyset vector. */
+static void test_keysets_and_key_ids(void) {
+  static const char keyset[] =
+      "sesame-keyset/1\n"
+      "key id=1 status=decrypt-only created=1700000000 raw=AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA\n"
+      "key id=3 status=primary created=1700000100 master=c2VjcmV0 purpose=\n"
+      "key id=2 status=retired created=1700000050 retired=1700000200\n";
+  sesame_keyring *old = ring_with_k1();
+  char token[SESAME_TOKEN_MAX + 1];
+  size_t len = 0;
+  CHECK_RC(sesame_seal(old, 7, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, token, sizeof token, &len), SESAME_OK);
+  uint32_t key_id = 0;
+  CHECK_RC(sesame_token_key_id(token, len, &key_id), SESAME_OK);
+  CHECK(key_id == 1);
+  CHECK_RC(sesame_token_key_id("AQ", 2, &key_id), SESAME_MALFORMED);
+  CHECK_RC(sesame_token_key_id(NULL, 0, &key_id), SESAME_NULL_ARGUMENT);
+
+  sesame_keyring *ring = NULL;
+  CHECK_RC(sesame_keyring_new(&ring), SESAME_OK);
+  CHECK_RC(sesame_keyring_load_keyset(ring, keyset, strlen(keyset)), SESAME_OK);
+  uint32_t ids[SESAME_RING_CAPACITY] = {0};
+  size_t count = 0;
+  CHECK_RC(sesame_keyring_key_ids(ring, ids, SESAME_RING_CAPACITY, &count), SESAME_OK);
+  CHECK(count == 2 && ids[0] == 1 && ids[1] == 3);
+  CHECK_RC(sesame_keyring_key_ids(ring, ids, 1, &count), SESAME_BUFFER_TOO_SMALL);
+  uint32_t primary = 0;
+  CHECK_RC(sesame_keyring_primary_id(ring, &primary), SESAME_OK);
+  CHECK(primary == 3);
+  sesame_policy p = open_all();
+  sesame_claims claims;
+  CHECK_RC(sesame_open(ring, token, len, NULL, 0, &p, NOW, &claims), SESAME_OK);
+  CHECK(claims.user_id == 7);
+
+  static const char bad[] = "sesame-keyset/1\nkey id=1 status=primary created=1 raw=AQID\n";
+  CHECK_RC(sesame_keyring_load_keyset(ring, bad, strlen(bad)), SESAME_INVALID_KEYSET);
+  CHECK_RC(sesame_keyring_primary_id(ring, &primary), SESAME_OK);
+  CHECK(primary == 3);
+  char message[256];
+  size_t message_len = 0;
+  CHECK_RC(sesame_keyset_check(bad, strlen(bad), message, sizeof message, &message_len), SESAME_INVALID_KEYSET);
+  CHECK(message_len == strlen(message) && strstr(message, "line 2") != NULL);
+  CHECK(strstr(message, "AQID") == NULL);
+  CHECK_RC(sesame_keyset_check(keyset, strlen(keyset), message, sizeof message, &message_len), SESAME_OK);
+  CHECK_RC(sesame_keyset_check(bad, strlen(bad), message, 8, &message_len), SESAME_INVALID_KEYSET);
+  CHECK(message_len == 7 && message[7] == 0);
+  CHECK_RC(sesame_keyring_load_keyset(ring, "\xff", 1), SESAME_INVALID_KEYSET);
+  CHECK_RC(sesame_keyring_load_keyset(ring, NULL, 0), SESAME_NULL_ARGUMENT);
+  sesame_keyring_free(ring);
+  sesame_keyring_free(old);
+}
+
 int main(void) {
   test_version_and_strerror();
   test_policy_default();
@@ -534,6 +587,7 @@ int main(void) {
   test_rotation_story();
   test_random_callback();
   test_threads();
+  test_keysets_and_key_ids();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

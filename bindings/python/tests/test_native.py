@@ -51,6 +51,8 @@ FUNCTIONS = [
     "sesame_should_refresh",
     "sesame_check_revoked_before",
     "sesame_token_key_id",
+    "sesame_keyring_load_keyset",
+    "sesame_keyset_check",
 ]
 
 
@@ -89,7 +91,7 @@ def test_error_table_is_built_from_the_library() -> None:
         1: "Malformed", 2: "TooLong", 3: "UnsupportedVersion", 4: "UnknownKey", 5: "AuthFailed",
         6: "IdleExpired", 7: "LifetimeExpired", 8: "IssuedInFuture", 9: "Revoked",
         10: "BufferTooSmall", 11: "NoPrimaryKey", 12: "RingFull", 13: "InvalidKey",
-        14: "DuplicateKeyId", 15: "DataTooLong", 16: "ContextTooLong", 17: "RandomFailed",
+        14: "DuplicateKeyId", 15: "DataTooLong", 16: "ContextTooLong", 17: "RandomFailed", 18: "InvalidKeyset",
         100: "NullArgument", 101: "InvalidArgument", 102: "InternalError",
     }  # fmt: skip
     assert {code: cls.__name__ for code, cls in _errors.ERRORS.items()} == expected
@@ -108,7 +110,7 @@ def test_error_table_is_built_from_the_library() -> None:
 def test_error_hierarchy() -> None:
     rejected = {"Malformed", "TooLong", "UnsupportedVersion", "UnknownKey", "AuthFailed"}
     expired = {"IdleExpired", "LifetimeExpired", "IssuedInFuture", "Revoked"}
-    keyring = {"NoPrimaryKey", "RingFull", "InvalidKey", "DuplicateKeyId"}
+    keyring = {"NoPrimaryKey", "RingFull", "InvalidKey", "DuplicateKeyId", "InvalidKeyset"}
     usage = {"BufferTooSmall", "DataTooLong", "ContextTooLong", "NullArgument", "InvalidArgument"}
     for cls in _errors.ERRORS.values():
         assert issubclass(cls, sesame.SesameError)
@@ -124,11 +126,11 @@ def test_error_hierarchy() -> None:
 
 
 def test_unknown_codes() -> None:
-    assert lib.sesame_result_name(18) is None and lib.sesame_result_name(99) is None
-    error = _errors.error_for(18)
+    assert lib.sesame_result_name(19) is None and lib.sesame_result_name(99) is None
+    error = _errors.error_for(19)
     assert type(error) is sesame.SesameError
-    assert error.code == 18 and error.name is None
-    assert str(error) == "unknown error (code 18)"
+    assert error.code == 19 and error.name is None
+    assert str(error) == "unknown error (code 19)"
     assert lib.sesame_strerror(99999) == b"unknown error"
     with pytest.raises(sesame.InternalError) as caught:
         _errors.raise_for(102)

@@ -7,7 +7,7 @@ web middleware can catch a single class for "this cookie gives no session".
     +-- TokenRejected                any token that must be treated as "no session"
     |   +-- InvalidToken             Malformed, TooLong, UnsupportedVersion, UnknownKey, AuthFailed
     |   +-- SessionExpired           IdleExpired, LifetimeExpired, IssuedInFuture, Revoked
-    +-- KeyringError                 NoPrimaryKey, RingFull, InvalidKey, DuplicateKeyId, KeyringClosed
+    +-- KeyringError                 NoPrimaryKey, RingFull, InvalidKey, DuplicateKeyId, InvalidKeyset, KeyringClosed
     +-- UsageError                   BufferTooSmall, DataTooLong, ContextTooLong,
     |                                NullArgument, InvalidArgument
     +-- RandomFailed
@@ -52,6 +52,7 @@ __all__ = [
     "DataTooLong",
     "ContextTooLong",
     "RandomFailed",
+    "InvalidKeyset",
     "NullArgument",
     "InvalidArgument",
     "InternalError",
@@ -167,6 +168,10 @@ class DuplicateKeyId(KeyringError):
     """A key with this ID is already in the ring."""
 
 
+class InvalidKeyset(KeyringError):
+    """A keyset text is invalid (the message names the line and the reason)."""
+
+
 class DataTooLong(UsageError):
     """Session data longer than DATA_MAX."""
 
@@ -224,6 +229,7 @@ _CLASSES: dict[str, type[SesameError]] = {
         DataTooLong,
         ContextTooLong,
         RandomFailed,
+        InvalidKeyset,
         NullArgument,
         InvalidArgument,
         InternalError,

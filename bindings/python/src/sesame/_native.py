@@ -264,6 +264,8 @@ _declare("sesame_keyring_primary_id", _R, [c_void_p, POINTER(c_uint32)])
 _declare("sesame_keyring_len", _R, [c_void_p, POINTER(c_size_t)])
 _declare("sesame_keyring_key_ids", _R, [c_void_p, POINTER(c_uint32), c_size_t, POINTER(c_size_t)])
 _declare("sesame_token_key_id", _R, [c_char_p, c_size_t, POINTER(c_uint32)])
+_declare("sesame_keyring_load_keyset", _R, [c_void_p, c_char_p, c_size_t])
+_declare("sesame_keyset_check", _R, [c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_size_t)])
 _declare(
     "sesame_seal",
     _R,

@@ -8,7 +8,7 @@ module Sesame
   #   ├── Sesame::TokenRejected        a cookie that must be treated as "no session"
   #   │   ├── Sesame::InvalidToken     Malformed, TooLong, UnsupportedVersion, UnknownKey, AuthFailed
   #   │   └── Sesame::SessionExpired   IdleExpired, LifetimeExpired, IssuedInFuture, Revoked
-  #   ├── Sesame::KeyringError         NoPrimaryKey, RingFull, InvalidKey, DuplicateKeyId, KeyringClosed
+  #   ├── Sesame::KeyringError         NoPrimaryKey, RingFull, InvalidKey, DuplicateKeyId, InvalidKeyset, KeyringClosed
   #   ├── Sesame::UsageError           DataTooLong, ContextTooLong, BufferTooSmall,
   #   │                                NullArgument, InvalidArgument
   #   ├── Sesame::RandomFailed
@@ -58,6 +58,7 @@ module Sesame
     "SESAME_RING_FULL" => KeyringError,
     "SESAME_INVALID_KEY" => KeyringError,
     "SESAME_DUPLICATE_KEY_ID" => KeyringError,
+    "SESAME_INVALID_KEYSET" => KeyringError,
     "SESAME_BUFFER_TOO_SMALL" => UsageError,
     "SESAME_DATA_TOO_LONG" => UsageError,
     "SESAME_CONTEXT_TOO_LONG" => UsageError,

@@ -52,7 +52,7 @@ module Sesame
         end
       end
       raise LoadError, "sesame: could not load the native library #{LIBRARY_FILE}. Tried:\n#{tried.join("\n")}\n" \
-                       "Build it with `make -C bindings/c lib` (or `cargo rustc --release --features capi " \
+                       "Build it with `make -C bindings/c lib` (or `cargo rustc --lib --release --features capi " \
                        "--crate-type cdylib`), or point SESAME_LIB at it."
     end
 
@@ -93,6 +93,8 @@ module Sesame
     attach_function :sesame_keyring_len, %i[pointer pointer], :sesame_result
     attach_function :sesame_keyring_key_ids, %i[pointer pointer size_t pointer], :sesame_result
     attach_function :sesame_token_key_id, %i[pointer size_t pointer], :sesame_result
+    attach_function :sesame_keyring_load_keyset, %i[pointer pointer size_t], :sesame_result
+    attach_function :sesame_keyset_check, %i[pointer size_t pointer size_t pointer], :sesame_result
 
     # These three are attached without `blocking: true` on purpose: they take
     # a microsecond or two, far less than releasing and retaking the GVL.
