@@ -13,7 +13,7 @@ rm -rf "$base"
 mkdir -p "$base"
 # The revision's crate, renamed so both builds link into one binary.
 git archive "$rev" Cargo.toml src | tar -x -C "$base"
-sed -i 's/^name = "sesame"$/name = "sesame_base"/' "$base/Cargo.toml"
+sed -i 's/^name = "sesame\(-session\)\?"$/name = "sesame_base"/' "$base/Cargo.toml"
 sed -i '/^\[\[bench\]\]/,$d' "$base/Cargo.toml"
 echo "base: $(git rev-parse --short "$rev") $(git log -1 --format=%s "$rev" | cut -c1-60)"
 cd benches/ab
