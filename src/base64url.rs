@@ -269,6 +269,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "exhaustive: hours under miri; the fuzz target covers the same ground"
+    )]
     fn blocks_round_trip_on_every_sextet_in_every_position() {
         const ALPHABET: &[u8; 64] =
             b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -350,6 +354,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "exhaustive: hours under miri; the fuzz target covers the same ground"
+    )]
     fn agrees_with_base64ct_on_every_length() {
         use base64ct::{Base64UrlUnpadded, Encoding};
         for len in 0..=300 {
@@ -369,6 +377,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "exhaustive: hours under miri; the fuzz target covers the same ground"
+    )]
     fn accepts_and_rejects_exactly_what_base64ct_does() {
         use base64ct::{Base64UrlUnpadded, Encoding};
         // Every byte value in every position of valid text of every length

@@ -311,6 +311,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "exhaustive: hours under miri; the fuzz target covers the same ground"
+    )]
     fn decodes_exactly_what_postcard_decodes() {
         // user_id, issued_at, refreshed_at, lifetime, data
         type Sample = (u64, u64, u64, Option<u64>, &'static [u8]);
@@ -421,6 +425,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "exhaustive: hours under miri; the fuzz target covers the same ground"
+    )]
     fn encodes_exactly_what_postcard_encodes() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {

@@ -1,0 +1,236 @@
+//! The C ABI called from Rust the way C calls it, small enough to run under
+//! miri (which then checks every `unsafe` block on these paths): a heap ring
+//! through its whole life, a ring in caller storage, and a heap ring whose
+//! keys change while another thread seals and opens.
+#![cfg(feature = "capi")]
+
+use std::ptr;
+
+use sesame::ffi::sesame_result::*;
+use sesame::ffi::*;
+
+const NOW: u64 = 1_700_000_000;
+const K1: [u8; 32] = [1; 32];
+const K2: [u8; 32] = [2; 32];
+
+fn policy() -> sesame_policy {
+    let mut policy = std::mem::MaybeUninit::uninit();
+    // SAFETY: a valid out-pointer, written on SESAME_OK.
+    unsafe {
+        assert_eq!(sesame_policy_default(policy.as_mut_ptr()), SESAME_OK);
+        policy.assume_init()
+    }
+}
+
+/// # Safety
+/// `ring` is a live ring.
+unsafe fn seal(ring: *const sesame_keyring, user: u64) -> Vec<u8> {
+    let mut out = [0u8; SESAME_TOKEN_MAX + 1];
+    let mut len = 0;
+    let rc = unsafe {
+        sesame_seal(
+            ring,
+            user,
+            SESAME_NO_LIMIT,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            NOW,
+            out.as_mut_ptr().cast(),
+            out.len(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, SESAME_OK);
+    assert_eq!(out[len], 0, "NUL-terminated");
+    out[..len].to_vec()
+}
+
+/// # Safety
+/// `ring` is a live ring.
+unsafe fn open(ring: *const sesame_keyring, token: &[u8]) -> Result<u64, sesame_result> {
+    let mut claims = std::mem::MaybeUninit::<sesame_claims>::uninit();
+    let rc = unsafe {
+        sesame_open(
+            ring,
+            token.as_ptr().cast(),
+            token.len(),
+            ptr::null(),
+            0,
+            &policy(),
+            NOW,
+            claims.as_mut_ptr(),
+        )
+    };
+    match rc {
+        // SAFETY: written on SESAME_OK.
+        SESAME_OK => Ok(unsafe { claims.assume_init() }.user_id),
+        error => Err(error),
+    }
+}
+
+#[test]
+fn a_heap_ring_through_its_life() {
+    let mut ring = ptr::null_mut();
+    // SAFETY: every pointer below is valid for what each call does with it.
+    unsafe {
+        assert_eq!(sesame_keyring_new(&mut ring), SESAME_OK);
+        assert_eq!(
+            sesame_keyring_add_key(ring, 1, K1.as_ptr(), K1.len()),
+            SESAME_OK
+        );
+        assert_eq!(
+            sesame_keyring_add_key(ring, 1, K2.as_ptr(), K2.len()),
+            SESAME_DUPLICATE_KEY_ID
+        );
+        assert_eq!(
+            sesame_keyring_add_key(ring, 2, K2.as_ptr(), 31),
+            SESAME_INVALID_KEY
+        );
+        let master = b"master";
+        assert_eq!(
+            sesame_keyring_derive_key(ring, 2, master.as_ptr(), master.len(), ptr::null(), 0),
+            SESAME_OK
+        );
+        let old = seal(ring, 7);
+        let mut key_id = 0;
+        assert_eq!(
+            sesame_token_key_id(old.as_ptr().cast(), old.len(), &mut key_id),
+            SESAME_OK
+        );
+        assert_eq!(key_id, 1);
+        assert_eq!(sesame_keyring_promote(ring, 2), SESAME_OK);
+        let new = seal(ring, 8);
+        assert_eq!(
+            sesame_token_key_id(new.as_ptr().cast(), new.len(), &mut key_id),
+            SESAME_OK
+        );
+        assert_eq!(key_id, 2);
+        let (mut ids, mut count) = ([0u32; SESAME_RING_CAPACITY], 0);
+        assert_eq!(
+            sesame_keyring_key_ids(ring, ids.as_mut_ptr(), ids.len(), &mut count),
+            SESAME_OK
+        );
+        assert_eq!(&ids[..count], &[1, 2]);
+        assert_eq!(
+            sesame_keyring_key_ids(ring, ids.as_mut_ptr(), 1, &mut count),
+            SESAME_BUFFER_TOO_SMALL
+        );
+        assert_eq!(open(ring, &old), Ok(7));
+        assert_eq!(sesame_keyring_retire(ring, 1), SESAME_OK);
+        assert_eq!(open(ring, &old), Err(SESAME_UNKNOWN_KEY));
+        assert_eq!(open(ring, &new), Ok(8));
+
+        let keyset = "sesame-keyset/1\nkey id=5 status=primary created=1 raw=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\n";
+        assert_eq!(
+            sesame_keyring_load_keyset(ring, keyset.as_ptr().cast(), keyset.len()),
+            SESAME_OK
+        );
+        let mut primary = 0;
+        assert_eq!(sesame_keyring_primary_id(ring, &mut primary), SESAME_OK);
+        assert_eq!(primary, 5);
+        let bad = "sesame-keyset/1\nkey id=5 status=primary created=1\n";
+        assert_eq!(
+            sesame_keyring_load_keyset(ring, bad.as_ptr().cast(), bad.len()),
+            SESAME_INVALID_KEYSET
+        );
+        let (mut message, mut message_len) = ([0u8; 256], 0);
+        let rc = sesame_keyset_check(
+            bad.as_ptr().cast(),
+            bad.len(),
+            message.as_mut_ptr().cast(),
+            message.len(),
+            &mut message_len,
+        );
+        assert_eq!(rc, SESAME_INVALID_KEYSET);
+        assert!(std::str::from_utf8(&message[..message_len])
+            .unwrap()
+            .contains("line 2"));
+        assert_eq!(sesame_keyring_primary_id(ring, &mut primary), SESAME_OK);
+        assert_eq!(primary, 5, "a bad keyset leaves the ring as it was");
+        assert_eq!(
+            sesame_keyring_add_key(ptr::null_mut(), 3, K2.as_ptr(), 32),
+            SESAME_NULL_ARGUMENT
+        );
+        sesame_keyring_free(ring);
+    }
+}
+
+#[test]
+fn a_ring_in_caller_storage_is_wiped_when_freed() {
+    #[repr(C, align(16))]
+    struct Storage([u8; SESAME_KEYRING_STORAGE_BYTES]);
+    let mut storage = Box::new(Storage([0xee; SESAME_KEYRING_STORAGE_BYTES]));
+    let mut ring = ptr::null_mut();
+    // SAFETY: the storage is aligned, big enough and outlives the ring.
+    unsafe {
+        assert_eq!(
+            sesame_keyring_init(storage.0.as_mut_ptr().cast(), storage.0.len(), &mut ring),
+            SESAME_OK
+        );
+        assert_eq!(
+            sesame_keyring_add_key(ring, 1, K1.as_ptr(), K1.len()),
+            SESAME_OK
+        );
+        let token = seal(ring, 9);
+        assert_eq!(open(ring, &token), Ok(9));
+        sesame_keyring_free(ring);
+    }
+    let used = std::mem::size_of_val(&storage.0[..]);
+    assert!(storage.0[..used.min(1024)]
+        .iter()
+        .all(|&b| b == 0 || b == 0xee));
+}
+
+#[test]
+fn keys_change_while_another_thread_seals_and_opens() {
+    struct Ring(*mut sesame_keyring);
+    // SAFETY: a heap ring takes any mix of threads (header, THREADS).
+    unsafe impl Send for Ring {}
+    // SAFETY: as for Send.
+    unsafe impl Sync for Ring {}
+    let mut raw = ptr::null_mut();
+    // SAFETY: valid pointers.
+    unsafe {
+        assert_eq!(sesame_keyring_new(&mut raw), SESAME_OK);
+        assert_eq!(
+            sesame_keyring_add_key(raw, 1, K1.as_ptr(), K1.len()),
+            SESAME_OK
+        );
+    }
+    let ring = std::sync::Arc::new(Ring(raw));
+    let rounds = if cfg!(miri) { 2 } else { 500 };
+    let reader = {
+        let ring = std::sync::Arc::clone(&ring);
+        std::thread::spawn(move || {
+            for user in 0..rounds {
+                // SAFETY: the ring lives until both threads are done.
+                unsafe {
+                    let token = seal(ring.0, user);
+                    match open(ring.0, &token) {
+                        Ok(opened) => assert_eq!(opened, user),
+                        Err(error) => assert_eq!(error, SESAME_UNKNOWN_KEY),
+                    }
+                }
+            }
+        })
+    };
+    for round in 0..rounds {
+        let id = 2 + (round as u32 % 2);
+        let key = if id == 2 { K2 } else { [3; 32] };
+        // SAFETY: key changes on a heap ring from any thread.
+        unsafe {
+            assert_eq!(
+                sesame_keyring_add_key(ring.0, id, key.as_ptr(), key.len()),
+                SESAME_OK
+            );
+            assert_eq!(sesame_keyring_promote(ring.0, id), SESAME_OK);
+            assert_eq!(sesame_keyring_promote(ring.0, 1), SESAME_OK);
+            assert_eq!(sesame_keyring_retire(ring.0, id), SESAME_OK);
+        }
+    }
+    reader.join().unwrap();
+    // SAFETY: no other thread uses the ring any more.
+    unsafe { sesame_keyring_free(ring.0) };
+}
