@@ -83,6 +83,14 @@ impl<const N: usize> SharedKeyRing<N> {
         let Ok(()) = published;
     }
 
+    /// Parses a keyset (`docs/FORMAT.md`, "Keysets") and replaces every key
+    /// with its usable keys and primary in one step; on any error nothing
+    /// changes ([`Keyset::parse`](crate::Keyset::parse) gives the details).
+    pub fn load_keyset(&self, text: &str) -> Result<(), Error> {
+        self.replace(crate::Keyset::parse(text)?.build_ring()?);
+        Ok(())
+    }
+
     /// Runs `body` on the ring as it is now. A key change made meanwhile
     /// neither waits for `body` to start nor alters what it sees; only the
     /// zeroizing of the snapshot it replaced waits for `body` to return.
