@@ -27,11 +27,17 @@ cargo test --features capi
 echo "== Rust: C2SP XAES-256-GCM accumulated 1,000,000-iteration vector (release)"
 cargo test --release --test spec_vectors -- --ignored
 
+echo "== Rust: the CLI runs from a fresh build"
+cargo run --quiet --bin sesame -- key generate >/dev/null
+
 echo "== Rust: the demo runs"
 cargo run --quiet --example demo >/dev/null
 
 echo "== C: static and shared library, then valgrind memcheck"
 make -C bindings/c --no-print-directory test
+
+echo "== the README's Rust and C quick starts, as written"
+bash scripts/quickstarts.sh
 
 echo "== Ruby"
 bash bindings/ruby/run-tests.sh
