@@ -193,6 +193,13 @@ impl<const N: usize> KeyRing<N> {
         Ok((claims, Token::from_ascii(&out[..len])?))
     }
 
+    /// Authenticates and decrypts a token with no policy and no lifetime
+    /// check, for tools that show what a token holds (`sesame inspect`).
+    /// Never admit a request with it: use [`open`](Self::open).
+    pub fn decrypt(&self, token: impl AsRef<[u8]>, context: &[u8]) -> Result<Claims, Error> {
+        self.authenticate(token.as_ref(), context)
+    }
+
     /// Decodes and authenticates a token without applying any policy.
     #[inline]
     fn authenticate(&self, text: &[u8], context: &[u8]) -> Result<Claims, Error> {

@@ -700,3 +700,31 @@ fn error_codes_are_stable_and_distinct() {
     assert_eq!(Error::from_code(0), None);
     assert_eq!(Error::from_code(19), None);
 }
+
+#[test]
+fn decrypt_shows_an_expired_token_but_still_authenticates() {
+    let ring = ring_with(&[(1, [7; 32])]);
+    let session = NewSession {
+        user_id: 5,
+        lifetime: Some(60),
+        data: b"d",
+    };
+    let token = ring
+        .seal_token(&session, b"ctx", 1_000, &mut ForkSafeRng::new())
+        .unwrap();
+    let later = 1_000 + 365 * 24 * 3600;
+    assert_eq!(
+        ring.open(&token, b"ctx", &Policy::default(), later),
+        Err(Error::LifetimeExpired)
+    );
+    let claims = ring.decrypt(&token, b"ctx").unwrap();
+    assert_eq!(
+        (claims.user_id, claims.lifetime, &claims.data[..]),
+        (5, Some(60), &b"d"[..])
+    );
+    assert_eq!(ring.decrypt(&token, b"other"), Err(Error::AuthFailed));
+    assert_eq!(
+        ring_with(&[(2, [7; 32])]).decrypt(&token, b"ctx"),
+        Err(Error::UnknownKey)
+    );
+}
