@@ -14,11 +14,11 @@ require_relative "sesame/version"
 require_relative "sesame/ffi"
 require_relative "sesame/errors"
 require_relative "sesame/convert"
-require_relative "sesame/rw_lock"
 require_relative "sesame/scratch"
 require_relative "sesame/session"
 require_relative "sesame/policy"
 require_relative "sesame/keyring"
+require_relative "sesame/keyset"
 
 module Sesame
   TOKEN_MAX = Native::TOKEN_MAX
