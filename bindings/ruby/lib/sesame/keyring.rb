@@ -63,7 +63,7 @@ module Sesame
     # invalid; the message names the variable, never its value.
     def self.from_env(name = "SESAME_KEYSET", env: ENV)
       text = env[name]
-      if text.nil? || text.strip.empty?
+      if text.nil? || text.b.strip.empty?
         raise InvalidKeyset, "sesame: the environment variable #{name} is #{text.nil? ? "not set" : "empty"}; " \
                              "set it to a keyset (make one with `sesame keyset new`)"
       end
