@@ -3,9 +3,8 @@
 # Ruby binding of sesame: sealed, cookie-safe web session tokens
 # (XAES-256-GCM), through the C ABI of libsesame and the ffi gem.
 #
-#   require "sesame"
-#   ring = Sesame::Keyring.new
-#   ring.derive_key(1, ENV.fetch("SESSION_SECRET"), purpose: "session cookie")
+#   require "sesame"                      # gem sesame-session
+#   ring = Sesame::Keyring.from_env        # the keyset in SESAME_KEYSET
 #   token = ring.seal(user_id: 42)
 #   ring.open(token).user_id # => 42
 #
@@ -14,11 +13,11 @@ require_relative "sesame/version"
 require_relative "sesame/ffi"
 require_relative "sesame/errors"
 require_relative "sesame/convert"
-require_relative "sesame/rw_lock"
 require_relative "sesame/scratch"
 require_relative "sesame/session"
 require_relative "sesame/policy"
 require_relative "sesame/keyring"
+require_relative "sesame/keyset"
 
 module Sesame
   TOKEN_MAX = Native::TOKEN_MAX

@@ -154,16 +154,52 @@ class KeyringTest < Minitest::Test
     assert_equal 1, ring_with(1).size
   end
 
-  def test_either_lock
-    [Sesame::ExclusiveLock.new, Sesame::RWLock.new].each do |lock|
-      ring = Sesame::Keyring.new(lock: lock).add_key(1, KEY)
-      assert_equal 5, ring.open(ring.seal(user_id: 5, now: NOW), now: NOW).user_id
-      ring.close
-    end
-    assert_raises(TypeError) { Sesame::Keyring.new(lock: Object.new) }
+  def test_no_lock_option_and_type_checks
+    # The binding has no lock of its own any more (the native ring is
+    # thread-safe): the old lock: option is gone, not silently ignored.
+    assert_raises(ArgumentError) { Sesame::Keyring.new(lock: Object.new) }
+    refute Sesame.const_defined?(:RWLock)
+    refute Sesame.const_defined?(:ExclusiveLock)
     assert_raises(TypeError) { ring_with(1).open("x", policy: { idle_timeout: 1 }) }
-    expected = RUBY_ENGINE == "ruby" ? Sesame::ExclusiveLock : Sesame::RWLock
-    assert_instance_of expected, Sesame::Keyring.default_lock
+  end
+
+  def test_key_ids_ascending
+    ring = Sesame::Keyring.new
+    assert_equal [], ring.key_ids
+    [7, 2, 4_000_000_000, 5].each { |id| ring.add_key(id, Sesame::Keyring.generate_key) }
+    assert_equal [2, 5, 7, 4_000_000_000], ring.key_ids
+    ring.retire(7)
+    assert_equal [2, 5, 4_000_000_000], ring.key_ids
+    ring.close
+    assert_raises(Sesame::KeyringClosed) { ring.key_ids }
+  end
+
+  def test_token_key_id_needs_no_key
+    ring = ring_with(9)
+    token = ring.seal(user_id: 1, now: NOW)
+    assert_equal 9, Sesame.token_key_id(token)
+    ring.add_key(4_000_000_000, KEY.reverse).promote(4_000_000_000)
+    assert_equal 4_000_000_000, Sesame.token_key_id(ring.seal(user_id: 1, now: NOW))
+    assert_raises(Sesame::InvalidToken) { Sesame.token_key_id("") }
+    assert_raises(Sesame::InvalidToken) { Sesame.token_key_id("not a token") }
+    assert_raises(TypeError) { Sesame.token_key_id(nil) }
+  end
+
+  def test_close_wipes_keys_and_later_calls_raise
+    ring = ring_with(1)
+    token = ring.seal(user_id: 1, now: NOW)
+    native = ring.unsafe_native_pointer
+    ring.close
+    # The native ring is still allocated (freed at GC) but holds no key.
+    count = FFI::MemoryPointer.new(:size_t)
+    assert_equal 0, Sesame::Native.sesame_keyring_len(native, count)
+    assert_equal 0, count.get(:size_t, 0)
+    assert_equal Sesame::UnknownKey.code,
+                 Sesame::Native.sesame_open(native, token, token.bytesize, nil, 0, Sesame::Policy::DEFAULT.to_native,
+                                            NOW, FFI::MemoryPointer.new(Sesame::Native::CLAIMS_SIZE))
+    assert_raises(Sesame::KeyringClosed) { ring.load_keyset("sesame-keyset/1\n") }
+    assert_raises(Sesame::KeyringClosed) { ring.key_ids }
+    assert_equal "#<Sesame::Keyring closed>", ring.inspect
   end
 end
 

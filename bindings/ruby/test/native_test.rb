@@ -1,6 +1,8 @@
 # frozen_string_literal: true
 
 require_relative "test_helper"
+require "tmpdir"
+require "fileutils"
 
 class NativeTest < Minitest::Test
   include SesameTestHelper
@@ -50,6 +52,7 @@ class NativeTest < Minitest::Test
       error = assert_raises(LoadError) { Sesame::Native.load_library! }
       bogus.each { |path, origin| assert_includes error.message, "#{path} (#{origin})" }
       assert_includes error.message, "make -C bindings/c lib"
+      assert_includes error.message, "sesame-session gem"
     end
     # The library loaded at require time is still the one in use.
     assert_equal 32, Sesame::Native.sesame_key_bytes
@@ -66,5 +69,21 @@ class NativeTest < Minitest::Test
                                   'begin; require "sesame"; rescue LoadError => e; print e.message; exit 3; end')
     assert_equal 3, status.exitstatus, out
     assert_includes out, "/nonexistent/libsesame.so (SESAME_LIB): no such file"
+  end
+
+  # Outside a checkout (an installed gem without its native copy), the
+  # repository's target/ is not a candidate, and the error says what to do.
+  def test_outside_a_checkout_only_the_gem_copy_and_the_system_are_tried
+    Dir.mktmpdir do |dir|
+      FileUtils.cp_r(File.expand_path("../lib", __dir__), dir)
+      FileUtils.rm_rf(File.join(dir, "lib", "sesame", "native"))
+      script = 'require "sesame"; rescue LoadError => e; print e.message; exit 3'
+      out, status = Open3.capture2e({ "SESAME_LIB" => nil }, RbConfig.ruby, "-I#{dir}/lib", "-e", "begin; #{script}; end")
+      assert_equal 3, status.exitstatus, out
+      assert_includes out, "#{dir}/lib/sesame/native/libsesame.so (the gem's bundled copy): no such file"
+      assert_includes out, "(system library path)"
+      refute_includes out, "target/release/libsesame.so (repository build"
+      assert_includes out, "SESAME_LIB"
+    end
   end
 end

@@ -12,8 +12,10 @@ module Sesame
   #
   # 1. ENV["SESAME_LIB"], if set (and then nothing else: an explicit choice
   #    that fails is an error, not a reason to load some other copy);
-  # 2. the gem's own copy, lib/sesame/native/libsesame.so;
-  # 3. this repository's build, target/release/libsesame.so;
+  # 2. the gem's own copy, lib/sesame/native/libsesame.so (the installed
+  #    sesame-session gem carries one: bindings/ruby/build-gem.sh);
+  # 3. when this file is inside the sesame repository (bindings/ruby/lib),
+  #    the repository's build, target/release/libsesame.so;
   # 4. the system's library search path (libsesame.so via dlopen).
   #
   # If none loads, a LoadError lists every path tried and why it failed.
@@ -27,13 +29,13 @@ module Sesame
       explicit = env["SESAME_LIB"]
       return [[explicit, "SESAME_LIB"]] if explicit && !explicit.empty?
 
-      here = __dir__ # bindings/ruby/lib/sesame
-      [
-        [File.join(here, "native", LIBRARY_FILE), "gem's bundled copy"],
-        [File.expand_path(File.join("..", "..", "..", "..", "target", "release", LIBRARY_FILE), here),
-         "repository build (make -C bindings/c lib)"],
-        ["sesame", "system library path"]
-      ]
+      here = __dir__ # .../lib/sesame
+      candidates = [[File.join(here, "native", LIBRARY_FILE), "the gem's bundled copy"]]
+      root = File.expand_path(File.join("..", "..", "..", ".."), here)
+      if File.file?(File.join(root, "include", "sesame.h")) # a checkout, not an installed gem
+        candidates << [File.join(root, "target", "release", LIBRARY_FILE), "repository build (make -C bindings/c lib)"]
+      end
+      candidates << ["sesame", "system library path"]
     end
 
     def self.load_library!
@@ -52,8 +54,9 @@ module Sesame
         end
       end
       raise LoadError, "sesame: could not load the native library #{LIBRARY_FILE}. Tried:\n#{tried.join("\n")}\n" \
-                       "Build it with `make -C bindings/c lib` (or `cargo rustc --lib --release --features capi " \
-                       "--crate-type cdylib`), or point SESAME_LIB at it."
+                       "Install the sesame-session gem built for this platform (bindings/ruby/build-gem.sh), or " \
+                       "build the library with `make -C bindings/c lib` and point SESAME_LIB at " \
+                       "target/release/#{LIBRARY_FILE}."
     end
 
     class << self

@@ -13,26 +13,36 @@ module Sesame
   #   token   = ring.seal(user_id: 42)
   #   session = ring.open(token)            # => #<Sesame::Session user_id=42 ...>
   #
-  # THREADS. One Keyring may be shared by every thread of a Puma process,
-  # and its keys may be rotated while the app serves requests. The C ABI lets
-  # seal/open/refresh run concurrently through one ring but needs exclusive
-  # access for key changes (add, derive, promote, retire, free). Every native
-  # call on the ring, including fetching the ring pointer, runs inside a lock:
-  # seal/open/refresh/primary_id/size under #read, key changes and #close
-  # under #write. The lock is
+  # THREADS. One Keyring may be shared by every thread of a Puma process
+  # (or of a Ruby without a GVL), and its keys may be changed while the app
+  # serves requests, with no lock in this binding: the native heap ring is
+  # itself safe for any mix of threads (include/sesame.h, THREADS). seal,
+  # open, refresh and the queries read an immutable snapshot and never block;
+  # add_key, derive_key, promote, retire and load_keyset publish a new
+  # snapshot atomically, so a call sees the keys from before a change or
+  # after it, never half of one.
   #
-  # * on CRuby, a Sesame::ExclusiveLock (one Mutex for both): the GVL already
-  #   keeps the native calls from overlapping (they do not release it), so a
-  #   shared read lock would buy no parallelism and cost three times as much;
-  # * elsewhere (JRuby, TruffleRuby: no GVL), a Sesame::RWLock, so seals and
-  #   opens do run in parallel and only key changes are exclusive.
-  #
-  # Either way a key change waits for calls in flight and holds new ones back,
-  # and #close can free the ring at once. Pass lock: to choose.
+  # CLOSE. The only call the C ABI does not allow concurrently is
+  # sesame_keyring_free, so #close never calls it. #close (1) drops the
+  # Keyring's reference to the native ring, so calls that start afterwards
+  # raise Sesame::KeyringClosed, and (2) loads an empty keyset into the ring,
+  # a key change like any other (safe with calls in flight): the keys are
+  # zeroized as soon as calls already running on them return. The ring
+  # itself (a few hundred bytes, no key material left) is freed by its
+  # FFI::AutoPointer once it is unreachable, that is once no thread is inside
+  # a method of this Keyring holding it in a local variable, which every
+  # method does for the whole native call. Freeing therefore follows
+  # reachability, which the garbage collector decides with every thread
+  # stopped or accounted for, with or without a GVL; nothing here depends on
+  # the GVL's scheduling. A call that read the ring just before #close and
+  # fails because the keys were wiped under it raises KeyringClosed too.
   class Keyring
     TOKEN_CAP = Native::TOKEN_MAX + 1
     NO_LIMIT = Native::NO_LIMIT
     FIXNUM_MAX = (2**62) - 1
+    KEY_IDS = :__sesame_key_ids__ # Thread#[] slot of #key_ids' output buffer
+    # A valid keyset with no keys: loading it wipes a ring (see CLOSE above).
+    EMPTY_KEYSET = "sesame-keyset/1\n"
 
     # A fresh random key of Sesame::KEY_BYTES bytes (for tests and for
     # generating secrets to store; production keys come from a secret store).
@@ -40,20 +50,35 @@ module Sesame
       SecureRandom.random_bytes(Native::KEY_BYTES)
     end
 
-    # The lock a new Keyring uses unless told otherwise (see THREADS above).
-    def self.default_lock
-      RUBY_ENGINE == "ruby" ? ExclusiveLock.new : RWLock.new
+    # A ring holding the keys of a keyset (docs/FORMAT.md, "Keysets"): its
+    # usable keys, its primary promoted. Raises Sesame::InvalidKeyset, whose
+    # message names the line and the reason (never key material).
+    def self.from_keyset(text)
+      new.load_keyset(text)
     end
 
-    # +lock+: any object with #read and #write taking a block
-    # (Sesame::ExclusiveLock, Sesame::RWLock); the default suits the engine.
-    def initialize(lock: Keyring.default_lock)
-      raise TypeError, "lock must respond to #read and #write" unless lock.respond_to?(:read) && lock.respond_to?(:write)
+    # A ring from the keyset in the environment variable +name+ (one line,
+    # records separated by ";", or several lines). Raises
+    # Sesame::InvalidKeyset (a KeyringError) when it is unset, empty or
+    # invalid; the message names the variable, never its value.
+    def self.from_env(name = "SESAME_KEYSET", env: ENV)
+      text = env[name]
+      if text.nil? || text.b.strip.empty?
+        raise InvalidKeyset, "sesame: the environment variable #{name} is #{text.nil? ? "not set" : "empty"}; " \
+                             "set it to a keyset (make one with `sesame keyset new`)"
+      end
 
+      begin
+        from_keyset(text)
+      rescue InvalidKeyset => e
+        raise InvalidKeyset, "sesame: keyset in #{name}: #{e.message.delete_prefix("sesame: ")}"
+      end
+    end
+
+    def initialize
       out = ::FFI::MemoryPointer.new(:pointer)
       Sesame.check!(Native.sesame_keyring_new(out))
       @ring = ::FFI::AutoPointer.new(out.read_pointer, Native.method(:sesame_keyring_free))
-      @lock = lock
     end
 
     # A Keyring owns its native ring; copies would free it twice.
@@ -61,7 +86,7 @@ module Sesame
       raise TypeError, "a Sesame::Keyring cannot be copied; share the same instance"
     end
 
-    # --- key changes (exclusive) ------------------------------------------
+    # --- key changes (atomic, safe while other threads seal and open) ------
 
     # Adds a raw key (a String of Sesame::KEY_BYTES bytes) under +id+. The
     # first key of a ring without a primary becomes the primary.
@@ -69,7 +94,7 @@ module Sesame
       Convert.u32(id, "key id")
       raise TypeError, "key must be a String of #{Native::KEY_BYTES} bytes" unless key.is_a?(String)
 
-      write { |ring| Native.sesame_keyring_add_key(ring, id, key, key.bytesize) }
+      change { |ring| Native.sesame_keyring_add_key(ring, id, key, key.bytesize) }
     end
 
     # Adds a key derived with HKDF-SHA256 from +master+ (any non-empty
@@ -79,28 +104,45 @@ module Sesame
       raise TypeError, "master secret must be a String" unless master.is_a?(String)
       raise TypeError, "purpose must be a String" unless purpose.is_a?(String)
 
-      write { |ring| Native.sesame_keyring_derive_key(ring, id, master, master.bytesize, purpose, purpose.bytesize) }
+      change { |ring| Native.sesame_keyring_derive_key(ring, id, master, master.bytesize, purpose, purpose.bytesize) }
     end
 
     # Makes +id+ the key that seals (new tokens, and refreshed ones).
     def promote(id)
       Convert.u32(id, "key id")
-      write { |ring| Native.sesame_keyring_promote(ring, id) }
+      change { |ring| Native.sesame_keyring_promote(ring, id) }
     end
 
     # Removes +id+ (zeroizing it): tokens sealed under it stop opening.
     def retire(id)
       Convert.u32(id, "key id")
-      write { |ring| Native.sesame_keyring_retire(ring, id) }
+      change { |ring| Native.sesame_keyring_retire(ring, id) }
     end
 
-    # Zeroizes and frees the native ring now (rather than at GC). Later
-    # calls raise Sesame::KeyringClosed. Idempotent.
+    # Replaces every key with those of a keyset (docs/FORMAT.md, "Keysets"),
+    # in one atomic step: other threads see the old keys or the new ones.
+    # An invalid keyset raises Sesame::InvalidKeyset, whose message comes from
+    # sesame_keyset_check (line and reason, no key material), and leaves the
+    # ring unchanged. Returns self.
+    def load_keyset(text)
+      raise TypeError, "keyset must be a String, not #{text.class}" unless text.is_a?(String)
+
+      ring = live_ring
+      rc = Native.sesame_keyring_load_keyset(ring, text, text.bytesize)
+      raise Sesame.keyset_error(text) if rc == InvalidKeyset.code
+
+      after_change(ring, rc)
+    end
+
+    # Zeroizes the keys now and makes later calls raise
+    # Sesame::KeyringClosed; safe while other threads use the ring (see CLOSE
+    # above). Idempotent.
     def close
-      @lock.write do
-        @ring&.free
-        @ring = nil
-      end
+      ring = @ring
+      return nil if ring.nil?
+
+      @ring = nil
+      wipe(ring)
       nil
     end
 
@@ -113,9 +155,10 @@ module Sesame
     # The primary key's ID, or nil if the ring has none.
     def primary_id
       scratch = Scratch.current
-      rc = @lock.read { Native.sesame_keyring_primary_id(live_ring, scratch.out) }
-      return nil if rc == NoPrimaryKey.code
-      raise Sesame.error_for(rc) unless rc.zero?
+      ring = live_ring
+      rc = Native.sesame_keyring_primary_id(ring, scratch.out)
+      return nil if rc == NoPrimaryKey.code && @ring
+      raise failure(rc) unless rc.zero?
 
       scratch.out.get_uint32(0)
     end
@@ -123,12 +166,22 @@ module Sesame
     # The number of keys in the ring.
     def size
       scratch = Scratch.current
-      rc = @lock.read { Native.sesame_keyring_len(live_ring, scratch.out) }
-      raise Sesame.error_for(rc) unless rc.zero?
+      rc = Native.sesame_keyring_len(live_ring, scratch.out)
+      raise failure(rc) unless rc.zero?
 
       scratch.out.get(:size_t, 0)
     end
     alias length size
+
+    # The IDs of the ring's keys, ascending (an Array of Integer).
+    def key_ids
+      buffer = Thread.current[KEY_IDS] ||= ::FFI::MemoryPointer.new(:uint32, Native::RING_CAPACITY)
+      count = Scratch.current.out
+      rc = Native.sesame_keyring_key_ids(live_ring, buffer, Native::RING_CAPACITY, count)
+      raise failure(rc) unless rc.zero?
+
+      buffer.get_array_of_uint32(0, count.get(:size_t, 0))
+    end
 
     def empty?
       size.zero?
@@ -140,7 +193,7 @@ module Sesame
       "#<Sesame::Keyring keys=#{size} primary=#{primary_id.inspect}>"
     end
 
-    # --- tokens (shared) ------------------------------------------------------
+    # --- tokens ------------------------------------------------------
 
     # Seals a new session for +user_id+ (0..2**64-1) and returns the token, a
     # US-ASCII String of at most Sesame::TOKEN_MAX characters, safe as a cookie
@@ -159,11 +212,9 @@ module Sesame
       scratch = Scratch.current
       out = scratch.token
       out_len = scratch.token_len
-      rc = @lock.read do
-        Native.sesame_seal(@ring || raise(KeyringClosed), user_id, lifetime, data, data_len, context, context_len, t,
-                           out, TOKEN_CAP, out_len)
-      end
-      raise Sesame.error_for(rc) unless rc.zero?
+      rc = Native.sesame_seal(@ring || raise(KeyringClosed), user_id, lifetime, data, data_len, context, context_len, t,
+                              out, TOKEN_CAP, out_len)
+      raise failure(rc) unless rc.zero?
 
       # The token and its NUL (base64url never contains one): one read.
       out.get_string(0, TOKEN_CAP).force_encoding(Encoding::US_ASCII)
@@ -181,11 +232,9 @@ module Sesame
 
       native_policy = policy.to_native
       claims = Scratch.current.claims
-      rc = @lock.read do
-        Native.sesame_open(@ring || raise(KeyringClosed), token, token.bytesize, context, context_len,
-                           native_policy, t, claims)
-      end
-      raise Sesame.error_for(rc) unless rc.zero?
+      rc = Native.sesame_open(@ring || raise(KeyringClosed), token, token.bytesize, context, context_len,
+                              native_policy, t, claims)
+      raise failure(rc) unless rc.zero?
 
       Session.from_native(claims)
     end
@@ -205,17 +254,16 @@ module Sesame
       out = scratch.token
       out_len = scratch.token_len
       claims = scratch.claims
-      rc = @lock.read do
-        Native.sesame_refresh(@ring || raise(KeyringClosed), token, token.bytesize, context, context_len,
-                              native_policy, t, out, TOKEN_CAP, out_len, claims)
-      end
-      raise Sesame.error_for(rc) unless rc.zero?
+      rc = Native.sesame_refresh(@ring || raise(KeyringClosed), token, token.bytesize, context, context_len,
+                                 native_policy, t, out, TOKEN_CAP, out_len, claims)
+      raise failure(rc) unless rc.zero?
 
       [out.get_string(0, TOKEN_CAP).force_encoding(Encoding::US_ASCII), Session.from_native(claims)]
     end
 
-    # The native ring pointer, for the raw layer (Sesame::Native) only. The
-    # caller must follow the C threading contract itself.
+    # The native ring pointer (an FFI::AutoPointer), for the raw layer
+    # (Sesame::Native) only. Keep the returned object referenced while using
+    # it: the ring is freed when it becomes unreachable.
     def unsafe_native_pointer
       live_ring
     end
@@ -226,11 +274,33 @@ module Sesame
       @ring || raise(KeyringClosed)
     end
 
-    def write
-      rc = @lock.write { yield live_ring }
+    # The exception for a failed call: KeyringClosed if the ring was closed
+    # meanwhile (its keys wiped under the call), else the library's error.
+    def failure(rc)
+      @ring.nil? ? KeyringClosed.new : Sesame.error_for(rc)
+    end
+
+    # Runs a key change. The ring is held in a local for the whole native
+    # call, which keeps its AutoPointer reachable (see CLOSE above).
+    def change
+      ring = live_ring
+      after_change(ring, yield(ring))
+    end
+
+    def after_change(ring, rc)
+      # A change that raced #close may have landed after close's wipe: wipe
+      # again so no key outlives close (key changes are serialized natively).
+      if @ring.nil?
+        wipe(ring)
+        raise KeyringClosed
+      end
       raise Sesame.error_for(rc) unless rc.zero?
 
       self
+    end
+
+    def wipe(ring)
+      Native.sesame_keyring_load_keyset(ring, EMPTY_KEYSET, EMPTY_KEYSET.bytesize)
     end
   end
 end
