@@ -41,6 +41,8 @@ bash scripts/quickstarts.sh
 
 echo "== Ruby"
 bash bindings/ruby/run-tests.sh
+echo "== Ruby: the gem built, installed into a fresh GEM_HOME, its quick start run"
+bash bindings/ruby/package-smoke.sh
 
 echo "== Python"
 bash bindings/python/run-tests.sh
