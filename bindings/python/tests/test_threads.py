@@ -125,6 +125,16 @@ def test_rotation_while_threads_seal_open_and_refresh() -> None:
             policy = Policy(refresh_after=0)
             rounds = unknown = 0
             deadline = time.monotonic() + 90
+            first = ring.seal(user, context=context, now=NOW)  # under key 1, which will go
+
+            def open_first() -> None:
+                nonlocal unknown
+                try:
+                    assert ring.open(first, context=context, now=NOW, policy=policy).user_id == user
+                except sesame.UnknownKey:
+                    assert sesame.token_key_id(first) in gone
+                    unknown += 1
+
             while (not done.is_set() or rounds < 50) and time.monotonic() < deadline:
                 data = index.to_bytes(4, "big") + rounds.to_bytes(4, "big")
                 token = ring.seal(user, context=context, data=data, now=NOW)
@@ -143,7 +153,13 @@ def test_rotation_while_threads_seal_open_and_refresh() -> None:
                     unknown += 1
                 ids = ring.key_ids()
                 assert ids == sorted(ids) and 1 <= len(ids) <= 4  # 4 between an add and a retire
+                if rounds % 8 == 0:
+                    open_first()
                 rounds += 1
+            assert done.is_set() and 1 in gone
+            before = unknown
+            open_first()  # key 1 is gone by now: UnknownKey, never another user
+            assert unknown == before + 1
             with stats_lock:
                 stats["rounds"] += rounds
                 stats["unknown_key"] += unknown
@@ -153,6 +169,7 @@ def test_rotation_while_threads_seal_open_and_refresh() -> None:
         assert errors == []
         assert stats["rotations"] == ROTATIONS
         assert stats["rounds"] >= 4 * 50
+        assert stats["unknown_key"] >= 4  # at least each reader's last look at its first token
         assert ring.primary_id == ROTATIONS + 1
 
 

@@ -5,8 +5,10 @@ the binding adds no locking of its own: every heap ring of libsesame is safe
 for any mix of threads (seal, open, refresh and the queries read an immutable
 snapshot and never block; add, derive, promote, retire and load_keyset
 publish a new snapshot atomically), so each method calls the library
-directly. ctypes releases the GIL for the length of every call (``CDLL``), so
-seal/open/refresh of different threads run in parallel.
+directly. Key changes and queries release the GIL while in the library (a
+key change may wait there for another thread's key change); seal, open and
+refresh keep it (they never block, and keeping it measured slightly faster:
+see ``_native``).
 
 CLOSING. The one call the library does not let overlap with others is
 ``sesame_keyring_free``. The native ring is owned by a ``_Ring`` object (a
@@ -206,7 +208,8 @@ class Keyring:
         try:
             return cls.from_keyset(text)
         except InvalidKeyset as error:
-            raise InvalidKeyset(f"sesame: environment variable {name}: {error.message}") from None
+            reason = error.message.removeprefix("sesame: ")
+            raise InvalidKeyset(f"sesame: environment variable {name}: {reason}") from None
 
     # -- lifetime -------------------------------------------------------------
 
