@@ -18,7 +18,10 @@ venv="$here/.venv"
 py="$venv/bin/python"
 "$py" -m pip install -q --disable-pip-version-check "itsdangerous>=2" "cryptography>=41" "pyseto>=1.7"
 "$py" -m pip install -q --disable-pip-version-check -e "$here"
-[ -n "${SESAME_LIB:-}" ] || make -C "$root/bindings/c" --no-print-directory lib
+if [ -z "${SESAME_LIB:-}" ]; then
+  make -C "$root/bindings/c" --no-print-directory lib
+  export SESAME_LIB="$root/target/release/libsesame.so"
+fi
 if [ -n "${BENCH_CPU:-}" ] && command -v taskset >/dev/null; then
   exec taskset -c "$BENCH_CPU" "$py" "$here/bench/bench.py" "$@"
 fi

@@ -38,6 +38,8 @@ echo "== python: building libsesame and the interop tool"
 export SESAME_REQUIRE_TOOLS=1
 if [ -z "${SESAME_LIB:-}" ]; then
   make -C "$root/bindings/c" --no-print-directory lib
+  # The editable install has no bundled copy: test this checkout's build.
+  export SESAME_LIB="$root/target/release/libsesame.so"
 fi
 (cd "$root" && cargo build --quiet --release --example interop)
 if command -v "${CC:-cc}" >/dev/null; then

@@ -44,7 +44,7 @@ def test_keyring_lifecycle() -> None:
     assert ring.primary_id == 8
     ring.retire(7)
     assert len(ring) == 1
-    assert repr(ring) == "<sesame.Keyring keys=1 primary=8>"
+    assert repr(ring) == "<sesame.Keyring keys=[8] primary=8>"
     ring.close()
     assert ring.closed and repr(ring) == "<sesame.Keyring closed>"
     ring.close()  # idempotent

@@ -4,8 +4,7 @@ A typed binding of libsesame's C ABI (``include/sesame.h``) through ctypes::
 
     import sesame
 
-    ring = sesame.Keyring()
-    ring.derive_key(1, master_secret, b"session cookie")
+    ring = sesame.Keyring.from_env()                        # $SESAME_KEYSET
 
     token = ring.seal(42, context=device_hash)             # at login
     session = ring.open(token, context=device_hash)        # on each request
@@ -51,7 +50,7 @@ from ._errors import (
     UsageError,
 )
 from ._native import LibraryNotFound
-from .keyring import Keyring
+from .keyring import Keyring, keyset_problem, token_key_id
 from .policy import Policy, check_revoked_before
 from .session import Session, Timestamp
 
@@ -76,6 +75,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Keyring",
+    "token_key_id",
+    "keyset_problem",
     "Session",
     "Policy",
     "Timestamp",

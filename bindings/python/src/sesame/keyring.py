@@ -1,29 +1,40 @@
 """Keyring: the keys, and seal / open / refresh.
 
-THREADS. One Keyring is meant to be shared by every thread of a process.
-The C ABI lets ``sesame_seal``/``open``/``refresh`` (and the read-only
-queries) run concurrently through one ring, but needs exclusive access to
-change the keys (add, derive, promote, retire, free). The Keyring enforces
-exactly that with a reader-writer discipline built for a short hot path:
+THREADS. One Keyring is meant to be shared by every thread of a process, and
+the binding adds no locking of its own: every heap ring of libsesame is safe
+for any mix of threads (seal, open, refresh and the queries read an immutable
+snapshot and never block; add, derive, promote, retire and load_keyset
+publish a new snapshot atomically), so each method calls the library
+directly. Key changes and queries release the GIL while in the library (a
+key change may wait there for another thread's key change); seal, open and
+refresh keep it (they never block, and keeping it measured slightly faster:
+see ``_native``).
 
-- A reader (seal/open/refresh/len/primary_id) registers itself by storing
-  the Keyring in its thread's buffers (``buffers.reading = self``), then
-  checks the ``_writing`` flag. If no writer is active it calls into the
-  library (ctypes releases the GIL, so readers run side by side) and
-  unregisters (``reading = None``). If a writer is active it unregisters,
-  waits for the writer's lock, and retries.
-- A writer (key changes and close) takes ``_write_lock`` (one writer at a
-  time), sets ``_writing``, waits until no thread's buffers are reading this
-  Keyring, changes the ring, and clears the flag. Because a reader registers
-  *before* it reads the flag and the writer sets the flag *before* it looks
-  at the readers, either the reader sees the flag and backs off, or the
-  writer sees the reader and waits for it: never both in the ring at once.
+CLOSING. The one call the library does not let overlap with others is
+``sesame_keyring_free``. The native ring is owned by a ``_Ring`` object (a
+``c_void_p`` holding its address) whose finalizer frees it, and nothing else
+ever frees it. ``close()`` only drops the Keyring's reference
+(``self._ring = None``). Every call passes ``self._ring`` straight into the
+ctypes call as an argument, never keeping it in a local variable, so:
 
-An uncontended reader pays two attribute stores and one attribute read, no
-lock. Writers poll (key changes are rare and readers take microseconds).
-This relies on the GIL making those attribute stores and reads atomic and
-ordered; on a free-threaded CPython build every call takes ``_write_lock``
-instead (correct, but seal/open no longer overlap).
+- a call that loaded the ``_Ring`` holds a strong reference to it (it is an
+  argument of the call) until the native function has returned; the
+  finalizer, and so ``sesame_keyring_free``, runs only once no reference is
+  left, i.e. after the last call in flight has returned, in whichever
+  thread drops it (at once in ``close()`` if no call is in flight);
+- a call that loads ``self._ring`` after ``close()`` gets ``None``, which
+  ctypes passes as NULL; the library answers SESAME_NULL_ARGUMENT without
+  touching anything, and the binding raises :class:`KeyringClosed`.
+
+With the GIL, the attribute load and the reference it takes happen within
+one bytecode, which ``close()``'s store cannot split. On a free-threaded
+build, CPython guarantees the same for attribute loads racing a store (the
+reader either takes a reference to the old object while it is alive, or
+sees the new value; an object whose count reached zero is never revived),
+which is the memory safety PEP 703 promises for pure-Python code. Neither
+case needs a lock, a flag or a counter of ours. (On an interpreter without
+reference counting, e.g. PyPy, the ring is freed by the garbage collector
+some time after the last call: still never during one.)
 """
 
 from __future__ import annotations
@@ -31,26 +42,21 @@ from __future__ import annotations
 import ctypes
 import os
 import secrets
-import sys
-import threading
 import time
-import weakref
 from datetime import timedelta
 from types import TracebackType
-from typing import Callable, TypeVar, Union
+from typing import NoReturn, Union
 
 from . import _native
-from ._errors import KeyringClosed, raise_for
-from ._native import NO_LIMIT, TOKEN_CAP, TOKEN_MAX, U32_MAX, U64_MAX, Buffers
+from ._errors import InvalidKeyset, KeyringClosed, NoPrimaryKey, NullArgument, raise_for
+from ._native import NO_LIMIT, RING_CAPACITY, TOKEN_CAP, TOKEN_MAX, U32_MAX, U64_MAX, Buffers
 from .policy import Policy
 from .session import Session, Timestamp, session_from_claims, to_unix
 
-__all__ = ["Keyring", "Bytes"]
+__all__ = ["Keyring", "Bytes", "token_key_id", "keyset_problem"]
 
 #: Byte strings the API accepts (copied to ``bytes`` if not already).
 Bytes = Union[bytes, bytearray, memoryview]
-
-_T = TypeVar("_T")
 
 _lib = _native.lib
 _seal = _native.fast_seal
@@ -70,7 +76,31 @@ _unpack_head = _native.CLAIMS_HEAD.unpack_from
 _DATA = _native.CLAIMS_DATA_OFFSET
 _new = object.__new__
 _time = time.time
-_GIL = not (hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled())
+_NULL_ARGUMENT = NullArgument.code
+_NO_PRIMARY_KEY = NoPrimaryKey.code
+_INVALID_KEYSET = InvalidKeyset.code
+#: Bytes of message sesame_keyset_check writes at most (256 suffice).
+_KEYSET_MESSAGE_CAP = 512
+
+
+class _Ring(ctypes.c_void_p):
+    """The address of one heap ring, and its sole owner: the finalizer frees
+    it, when the last reference (the Keyring's, or that of a call in flight)
+    is gone. Never copied, never stored anywhere but ``Keyring._ring``."""
+
+    __slots__ = ()
+
+    def __del__(self, _free: object = _lib.sesame_keyring_free) -> None:
+        address = self.value
+        if address:
+            self.value = None
+            try:
+                _free(address)  # type: ignore[operator]
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
+
+    def __reduce__(self) -> str:
+        raise TypeError("a sesame ring cannot be copied or pickled")
 
 
 def _key_id(key_id: int) -> int:
@@ -125,51 +155,74 @@ def _lifetime(lifetime: int | timedelta | None) -> int:
 class Keyring:
     """Up to ``sesame.RING_CAPACITY`` keys with u32 IDs, one of them the
     primary that seals; every key present opens. Owns a heap ring from
-    ``sesame_keyring_new``, zeroized and freed by ``sesame_keyring_free`` on
-    :meth:`close`, at the end of a ``with`` block, or when garbage-collected.
+    ``sesame_keyring_new``, zeroized and freed by ``sesame_keyring_free``
+    after :meth:`close` (or the end of a ``with`` block) once no call is
+    using it, or when garbage-collected.
 
     ::
 
-        ring = sesame.Keyring()
-        ring.derive_key(1, master_secret, b"session cookie")
+        ring = sesame.Keyring.from_env()    # or Keyring() and add_key/derive_key
         token = ring.seal(42)
         session = ring.open(token)          # Session(user_id=42, ...)
 
-    Safe to share between threads; see the module docstring.
+    Safe to share between threads, with no locking; see the module docstring.
     """
 
-    __slots__ = ("_ring", "_ring_arg", "_writing", "_write_lock", "__weakref__")
+    __slots__ = ("_ring", "__weakref__")
+
+    _ring: _Ring | None
 
     def __init__(self) -> None:
-        self._ring: int = 0  # the address, for key changes and free
-        self._ring_arg = ctypes.c_void_p()  # the same as a typed argument, for readers
-        self._writing = not _GIL  # without a GIL, every call goes through the lock
-        self._write_lock = threading.Lock()
-        out = ctypes.c_void_p()
-        rc = _lib.sesame_keyring_new(ctypes.byref(out))
+        self._ring = None
+        ring = _Ring()
+        rc = _lib.sesame_keyring_new(ctypes.byref(ring))
         if rc:
             raise_for(rc)
-        self._ring = out.value or 0
-        self._ring_arg = ctypes.c_void_p(self._ring)
-        _RINGS.add(self)
+        self._ring = ring
+
+    @classmethod
+    def from_keyset(cls, text: str | Bytes) -> Keyring:
+        """A new Keyring holding a keyset's usable keys, its primary promoted
+        (format: ``docs/FORMAT.md``, "Keysets"; the ``sesame keyset`` command
+        makes one). Raises :class:`sesame.InvalidKeyset` naming the line and
+        the reason (never any key material)."""
+        ring = cls()
+        try:
+            ring.load_keyset(text)
+        except BaseException:
+            ring.close()
+            raise
+        return ring
+
+    @classmethod
+    def from_env(cls, name: str = "SESAME_KEYSET") -> Keyring:
+        """:meth:`from_keyset` of the environment variable ``name`` (a keyset
+        on one line, records separated by ``;``, or several lines). Raises
+        :class:`sesame.InvalidKeyset` if it is unset, empty or invalid."""
+        text = os.environ.get(name)
+        if text is None:
+            raise InvalidKeyset(
+                f"sesame: environment variable {name} is not set; it should hold a keyset "
+                "(make one with `sesame keyset new`)"
+            )
+        try:
+            return cls.from_keyset(text)
+        except InvalidKeyset as error:
+            reason = error.message.removeprefix("sesame: ")
+            raise InvalidKeyset(f"sesame: environment variable {name}: {reason}") from None
 
     # -- lifetime -------------------------------------------------------------
 
     def close(self) -> None:
-        """Zeroizes and frees the keys now. Waits for calls in flight; later
-        calls raise :class:`sesame.KeyringClosed`. Idempotent."""
-        if not self._ring:
-            return
-        self._write(self._free)
-
-    def _free(self, ring: int) -> None:
-        self._ring = 0
-        self._ring_arg = ctypes.c_void_p()
-        _lib.sesame_keyring_free(ring)
+        """Closes the Keyring: later calls raise :class:`sesame.KeyringClosed`.
+        The keys are zeroized and freed at once if no call is using them, or
+        else as soon as the last call in flight (on another thread) returns.
+        Never blocks; idempotent; safe while other threads use the ring."""
+        self._ring = None
 
     @property
     def closed(self) -> bool:
-        return not self._ring
+        return self._ring is None
 
     def __enter__(self) -> Keyring:
         return self
@@ -182,22 +235,6 @@ class Keyring:
     ) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        ring = getattr(self, "_ring", 0)
-        if ring:
-            # No call can be in flight: every call holds a reference to self.
-            self._ring = 0
-            try:
-                _lib.sesame_keyring_free(ring)
-            except Exception:  # noqa: BLE001 - interpreter shutdown
-                pass
-
-    def _after_fork_in_child(self) -> None:
-        # Threads that were inside a call at fork() do not exist in the
-        # child: forget them (_reset_after_fork), and any lock they held.
-        self._write_lock = threading.Lock()
-        self._writing = not _GIL or not self._ring
-
     def __copy__(self) -> Keyring:
         raise TypeError("a sesame.Keyring cannot be copied; share the same instance")
 
@@ -208,59 +245,23 @@ class Keyring:
         raise TypeError("a sesame.Keyring cannot be pickled (it holds keys)")
 
     def __repr__(self) -> str:
-        if self.closed:
+        try:
+            return f"<sesame.Keyring keys={self.key_ids()!r} primary={self.primary_id!r}>"
+        except KeyringClosed:
             return "<sesame.Keyring closed>"
-        return f"<sesame.Keyring keys={len(self)} primary={self.primary_id!r}>"
 
-    # -- the reader-writer discipline ----------------------------------------
+    def _fail(self, rc: int) -> NoReturn:
+        """Raises for a non-zero result. SESAME_NULL_ARGUMENT means the call
+        was given ``self._ring`` after close() had set it to None (every
+        other pointer the binding passes is never NULL)."""
+        if rc == _NULL_ARGUMENT and self._ring is None:
+            raise KeyringClosed()
+        raise_for(rc)
 
-    def _write(self, change: Callable[[int], _T]) -> _T:
-        """Runs ``change(ring)`` with no reader in the ring."""
-        with self._write_lock:
-            ring = self._ring
-            if not ring:
-                raise KeyringClosed()
-            self._writing = True
-            try:
-                pause = 0.0
-                while self._has_readers():
-                    time.sleep(pause)
-                    pause = min(pause * 2 or 1e-6, 1e-3)
-                return change(ring)
-            finally:
-                # A closed ring keeps readers on the slow path, which raises KeyringClosed.
-                self._writing = not _GIL or not self._ring
-
-    def _has_readers(self) -> bool:
-        with _native._registry_lock:
-            everyone = list(_native.ALL_BUFFERS)
-        return any(buffers.reading is self for buffers in everyone)
-
-    def _wait_for_writer(self, buffers: Buffers) -> ctypes.c_void_p:
-        """The slow path of a reader that met a writer (or a closed ring, or
-        a build without a GIL). Returns the ring, registered as a reader;
-        the caller unregisters."""
-        buffers.reading = None
-        while True:
-            with self._write_lock:
-                if not _GIL:
-                    # No GIL: hold the lock across the whole call instead;
-                    # the caller's unregistering is then a harmless no-op.
-                    raise _HoldLock
-                if not self._ring:
-                    raise KeyringClosed()
-            buffers.reading = self
-            if not self._writing:
-                return self._ring_arg
-            buffers.reading = None
-
-    def _locked_call(self, call: Callable[[ctypes.c_void_p], _T]) -> _T:
-        with self._write_lock:
-            if not self._ring:
-                raise KeyringClosed()
-            return call(self._ring_arg)
-
-    # -- key changes (exclusive) ------------------------------------------------
+    # -- key changes ------------------------------------------------------------
+    #
+    # Each passes self._ring inline (see the module docstring): never bind it
+    # to a local, which would keep a closed ring's keys alive in a traceback.
 
     def add_key(self, key_id: int, key: Bytes) -> None:
         """Adds a raw key of ``sesame.KEY_BYTES`` (32) bytes under ``key_id``
@@ -269,7 +270,9 @@ class Keyring:
         RingFull."""
         key_id = _key_id(key_id)
         material = _as_bytes(key, "key")
-        self._check(self._write(lambda ring: _lib.sesame_keyring_add_key(ring, key_id, material, len(material))))
+        rc = _lib.sesame_keyring_add_key(self._ring, key_id, material, len(material))
+        if rc:
+            self._fail(rc)
 
     def derive_key(self, key_id: int, master: Bytes | str, purpose: Bytes | str = b"") -> None:
         """Adds a key derived with HKDF-SHA256 from ``master`` (any non-empty
@@ -278,27 +281,35 @@ class Keyring:
         key_id = _key_id(key_id)
         secret = master.encode() if isinstance(master, str) else _as_bytes(master, "master")
         label = purpose.encode() if isinstance(purpose, str) else _as_bytes(purpose, "purpose")
-        self._check(
-            self._write(
-                lambda ring: _lib.sesame_keyring_derive_key(ring, key_id, secret, len(secret), label, len(label))
-            )
-        )
+        rc = _lib.sesame_keyring_derive_key(self._ring, key_id, secret, len(secret), label, len(label))
+        if rc:
+            self._fail(rc)
 
     def promote(self, key_id: int) -> None:
         """Makes ``key_id`` the key that seals (new and refreshed tokens)."""
-        key_id = _key_id(key_id)
-        self._check(self._write(lambda ring: _lib.sesame_keyring_promote(ring, key_id)))
+        rc = _lib.sesame_keyring_promote(self._ring, _key_id(key_id))
+        if rc:
+            self._fail(rc)
 
     def retire(self, key_id: int) -> None:
         """Removes ``key_id`` (zeroizing it): tokens sealed under it stop
         opening (UnknownKey)."""
-        key_id = _key_id(key_id)
-        self._check(self._write(lambda ring: _lib.sesame_keyring_retire(ring, key_id)))
-
-    @staticmethod
-    def _check(rc: int) -> None:
+        rc = _lib.sesame_keyring_retire(self._ring, _key_id(key_id))
         if rc:
-            raise_for(rc)
+            self._fail(rc)
+
+    def load_keyset(self, text: str | Bytes) -> None:
+        """Replaces every key with a keyset's usable keys, its primary
+        promoted, in one atomic step: calls on other threads see the old keys
+        or the new ones, never a mix. Raises :class:`sesame.InvalidKeyset`
+        (the ring unchanged) with the line and reason from
+        ``sesame_keyset_check``."""
+        raw = _keyset_bytes(text)
+        rc = _lib.sesame_keyring_load_keyset(self._ring, raw, len(raw))
+        if rc == _INVALID_KEYSET:
+            raise InvalidKeyset(_keyset_message(raw))
+        if rc:
+            self._fail(rc)
 
     @staticmethod
     def generate_key() -> bytes:
@@ -306,51 +317,42 @@ class Keyring:
         create a secret to store; production keys come from a secret store)."""
         return secrets.token_bytes(_native.KEY_BYTES)
 
-    # -- queries (shared) -------------------------------------------------------
-
-    def _read(self, call: Callable[[ctypes.c_void_p, Buffers], _T]) -> _T:
-        buffers = _buffers()
-        try:
-            buffers.reading = self
-            ring = self._ring_arg
-            if self._writing:
-                ring = self._wait_for_writer(buffers)
-            return call(ring, buffers)
-        except _HoldLock:
-            return self._locked_call(lambda ring: call(ring, buffers))
-        finally:
-            buffers.reading = None
+    # -- queries ----------------------------------------------------------------
 
     @property
     def primary_id(self) -> int | None:
         """The primary key's ID, or None if the ring has none."""
-
-        def query(ring: ctypes.c_void_p, buffers: Buffers) -> int | None:
-            rc = _lib.sesame_keyring_primary_id(ring, ctypes.byref(buffers.u32))
-            if rc == _NO_PRIMARY_KEY:
-                return None
-            if rc:
-                raise_for(rc)
-            return int(buffers.u32.value)
-
-        return self._read(query)
+        out = ctypes.c_uint32()
+        rc = _lib.sesame_keyring_primary_id(self._ring, ctypes.byref(out))
+        if rc == _NO_PRIMARY_KEY:
+            return None
+        if rc:
+            self._fail(rc)
+        return int(out.value)
 
     def __len__(self) -> int:
         """The number of keys in the ring."""
+        out = ctypes.c_size_t()
+        rc = _lib.sesame_keyring_len(self._ring, ctypes.byref(out))
+        if rc:
+            self._fail(rc)
+        return int(out.value)
 
-        def query(ring: ctypes.c_void_p, buffers: Buffers) -> int:
-            rc = _lib.sesame_keyring_len(ring, ctypes.byref(buffers.size))
-            if rc:
-                raise_for(rc)
-            return int(buffers.size.value)
-
-        return self._read(query)
+    def key_ids(self) -> list[int]:
+        """The IDs of the ring's keys, ascending (from one snapshot)."""
+        ids = (ctypes.c_uint32 * RING_CAPACITY)()
+        count = ctypes.c_size_t()
+        rc = _lib.sesame_keyring_key_ids(self._ring, ids, RING_CAPACITY, ctypes.byref(count))
+        if rc:
+            self._fail(rc)
+        return list(ids[: count.value])
 
     # -- tokens (shared; the hot path) -------------------------------------------
     #
     # These three go through the unprototyped entry points of _native (every
     # argument an explicitly typed ctypes object, see _native.Buffers), the
-    # thread's reusable buffers, and the reader side of the discipline above.
+    # thread's reusable buffers, and self._ring passed inline (a closed
+    # Keyring's None becomes NULL: SESAME_NULL_ARGUMENT, raised as KeyringClosed).
 
     def seal(
         self,
@@ -398,22 +400,9 @@ class Keyring:
                 data = _as_bytes(data, "data")
             n = len(data)
             data_len = _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n)
-        try:
-            b.reading = self
-            ring = self._ring_arg
-            if self._writing:
-                ring = self._wait_for_writer(b)
-            rc = _seal(ring, b.user, span, data, data_len, context, context_len, b.now, b.token_ref, _CAP, b.token_len_ref)
-        except _HoldLock:
-            rc = self._locked_call(
-                lambda ring: _seal(
-                    ring, b.user, span, data, data_len, context, context_len, b.now, b.token_ref, _CAP, b.token_len_ref
-                )
-            )
-        finally:
-            b.reading = None
+        rc = _seal(self._ring, b.user, span, data, data_len, context, context_len, b.now, b.token_ref, _CAP, b.token_len_ref)
         if rc:
-            raise_for(rc)
+            self._fail(rc)
         return b.token.value.decode("ascii")
 
     def open(
@@ -448,20 +437,9 @@ class Keyring:
             n = len(context)
             context_len = _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n)
         rules = _DEFAULT_REF if policy is None else policy._ref if type(policy) is Policy else _policy_ref(policy)
-        try:
-            b.reading = self
-            ring = self._ring_arg
-            if self._writing:
-                ring = self._wait_for_writer(b)
-            rc = _open(ring, text, text_len, context, context_len, rules, b.now, b.claims_ref)
-        except _HoldLock:
-            rc = self._locked_call(
-                lambda ring: _open(ring, text, text_len, context, context_len, rules, b.now, b.claims_ref)
-            )
-        finally:
-            b.reading = None
+        rc = _open(self._ring, text, text_len, context, context_len, rules, b.now, b.claims_ref)
         if rc:
-            raise_for(rc)
+            self._fail(rc)
         # session_from_claims(b), inlined: the hot path's last step.
         user_id, session_id, issued, refreshed, lifetime, data_len = _unpack_head(b.claims_bytes)
         session = _new(Session)
@@ -499,53 +477,49 @@ class Keyring:
             n = len(context)
             context_len = _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n)
         rules = _DEFAULT_REF if policy is None else policy._ref if type(policy) is Policy else _policy_ref(policy)
-
-        def call(ring: object) -> int:
-            return int(
-                _refresh(
-                    ring, text, text_len, context, context_len, rules, b.now,
-                    b.token_ref, _CAP, b.token_len_ref, b.claims_ref,
-                )
-            )  # fmt: skip
-
-        try:
-            b.reading = self
-            ring = self._ring_arg
-            if self._writing:
-                ring = self._wait_for_writer(b)
-            rc = call(ring)
-        except _HoldLock:
-            rc = self._locked_call(call)
-        finally:
-            b.reading = None
+        rc = _refresh(
+            self._ring, text, text_len, context, context_len, rules, b.now,
+            b.token_ref, _CAP, b.token_len_ref, b.claims_ref,
+        )  # fmt: skip
         if rc:
-            raise_for(rc)
+            self._fail(rc)
         return b.token.value.decode("ascii"), session_from_claims(b)
 
 
-_RINGS: weakref.WeakSet[Keyring] = weakref.WeakSet()
+def token_key_id(token: str | Bytes) -> int:
+    """The ID of the key a token names, read without any key: for logs,
+    metrics and routing during a rotation. **Not authenticated**: anyone can
+    write any ID into a token; only :meth:`Keyring.open` says whether it is
+    genuine. Raises TooLong, Malformed or UnsupportedVersion for text that
+    is not a well-formed token, as opening would."""
+    text = _token_bytes(token)
+    out = ctypes.c_uint32()
+    rc = _lib.sesame_token_key_id(text, len(text), ctypes.byref(out))
+    if rc:
+        raise_for(rc)
+    return int(out.value)
 
 
-def _reset_after_fork() -> None:
-    for buffers in list(_native.ALL_BUFFERS):
-        buffers.reading = None
-    _native._registry_lock = threading.Lock()
-    for ring in list(_RINGS):
-        ring._after_fork_in_child()
+def keyset_problem(text: str | Bytes) -> str | None:
+    """What is wrong with a keyset (line and reason, never key material), or
+    None if :meth:`Keyring.load_keyset` would accept it. Loads nothing."""
+    raw = _keyset_bytes(text)
+    message = ctypes.create_string_buffer(_KEYSET_MESSAGE_CAP)
+    size = ctypes.c_size_t()
+    rc = _lib.sesame_keyset_check(raw, len(raw), message, _KEYSET_MESSAGE_CAP, ctypes.byref(size))
+    if rc == 0:
+        return None
+    if rc != _INVALID_KEYSET:
+        raise_for(rc)
+    return message.raw[: size.value].decode("utf-8", "replace")
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
+def _keyset_bytes(text: object) -> bytes:
+    if isinstance(text, str):
+        return text.encode("utf-8")
+    return _as_bytes(text, "keyset")
 
 
-class _HoldLock(Exception):
-    """Internal: on a free-threaded build, redo the call under the write lock."""
-
-
-def _no_primary_key_code() -> int:
-    from ._errors import NoPrimaryKey
-
-    return NoPrimaryKey.code if NoPrimaryKey.code is not None else -1
-
-
-_NO_PRIMARY_KEY = _no_primary_key_code()
+def _keyset_message(raw: bytes) -> str:
+    problem = keyset_problem(raw)
+    return f"sesame: {problem or 'invalid keyset'}"
