@@ -46,5 +46,7 @@ bash bindings/ruby/package-smoke.sh
 
 echo "== Python"
 bash bindings/python/run-tests.sh
+echo "== Python: pip install bindings/python into a fresh venv, its quick start run"
+bash bindings/python/package-smoke.sh
 
 echo "== all test suites passed"
