@@ -49,4 +49,7 @@ bash bindings/python/run-tests.sh
 echo "== Python: pip install bindings/python into a fresh venv, its quick start run"
 bash bindings/python/package-smoke.sh
 
+echo "== one keyset made by the CLI, read by C, Ruby, Python and the CLI"
+bash scripts/keyset-interop.sh
+
 echo "== all test suites passed"
