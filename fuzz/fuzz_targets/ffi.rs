@@ -86,6 +86,22 @@ enum Call {
     Strings {
         code: u32,
     },
+    KeyIds {
+        cap: u8,
+    },
+    TokenKeyId {
+        which: u8,
+        cut: u16,
+        raw: Vec<u8>,
+    },
+    LoadKeyset {
+        text: Vec<u8>,
+        well_formed: Option<(u8, bool)>,
+    },
+    KeysetCheck {
+        text: Vec<u8>,
+        cap: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -575,8 +591,107 @@ fuzz_target!(|input: Input| {
                 check_string(sesame_strerror(code), false);
                 check_string(sesame_result_name(code), true);
                 check_string(sesame_version(), false);
-                let known = code <= 17 || (100..=102).contains(&code);
+                let known = code <= 18 || (100..=102).contains(&code);
                 assert_eq!(sesame_result_name(code).is_null(), !known);
+            }
+            Call::KeyIds { cap } => {
+                let cap = usize::from(cap % 10);
+                let mut ids = [u32::MAX; 9];
+                let mut count = usize::MAX;
+                let mut len = 0usize;
+                assert_eq!(unsafe { sesame_keyring_len(ring, &mut len) }, SESAME_OK);
+                let r = unsafe { sesame_keyring_key_ids(ring, ids.as_mut_ptr(), cap, &mut count) };
+                if cap < len {
+                    assert_eq!(r, SESAME_BUFFER_TOO_SMALL);
+                    assert_eq!(count, usize::MAX, "nothing written on failure");
+                } else {
+                    assert_eq!(r, SESAME_OK);
+                    assert_eq!(count, len);
+                    assert!(ids[..count].windows(2).all(|w| w[0] < w[1]));
+                    assert!(ids[count..].iter().all(|&id| id == u32::MAX));
+                }
+            }
+            Call::TokenKeyId { which, cut, raw } => {
+                let text = if tokens.is_empty() {
+                    raw
+                } else {
+                    let t = &tokens[usize::from(which) % tokens.len()].text;
+                    t[..t.len().min(usize::from(cut))].to_vec()
+                };
+                let mut id = u32::MAX;
+                let r = unsafe { sesame_token_key_id(text.as_ptr().cast(), text.len(), &mut id) };
+                assert!(matches!(
+                    r,
+                    SESAME_OK | SESAME_MALFORMED | SESAME_TOO_LONG | SESAME_UNSUPPORTED_VERSION
+                ));
+                if r != SESAME_OK {
+                    assert_eq!(id, u32::MAX, "nothing written on failure");
+                }
+            }
+            Call::LoadKeyset { text, well_formed } => {
+                // Mostly arbitrary bytes; sometimes a keyset that parses, so
+                // the replace path runs too.
+                let text = match well_formed {
+                    Some((id, primary)) => format!(
+                        "sesame-keyset/1\nkey id={id} status={} created=1 raw=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\n",
+                        if primary { "primary" } else { "decrypt-only" }
+                    )
+                    .into_bytes(),
+                    None => text,
+                };
+                let (mut before, mut after) = ((0usize, 0u32), (0usize, 0u32));
+                unsafe {
+                    sesame_keyring_len(ring, &mut before.0);
+                    sesame_keyring_primary_id(ring, &mut before.1);
+                }
+                let r =
+                    unsafe { sesame_keyring_load_keyset(ring, text.as_ptr().cast(), text.len()) };
+                unsafe {
+                    sesame_keyring_len(ring, &mut after.0);
+                    sesame_keyring_primary_id(ring, &mut after.1);
+                }
+                let mut message = [0u8; 64];
+                let mut message_len = 0usize;
+                let checked = unsafe {
+                    sesame_keyset_check(
+                        text.as_ptr().cast(),
+                        text.len(),
+                        message.as_mut_ptr().cast(),
+                        message.len(),
+                        &mut message_len,
+                    )
+                };
+                match r {
+                    SESAME_OK => assert_eq!(checked, SESAME_OK),
+                    SESAME_INVALID_KEYSET => {
+                        assert_eq!(checked, SESAME_INVALID_KEYSET);
+                        assert_eq!(before, after, "a bad keyset changes nothing");
+                    }
+                    other => panic!("load_keyset returned {other:?}"),
+                }
+            }
+            Call::KeysetCheck { text, cap } => {
+                let cap = usize::from(cap);
+                let mut message = vec![0xAAu8; cap];
+                let mut message_len = usize::MAX;
+                let r = unsafe {
+                    sesame_keyset_check(
+                        text.as_ptr().cast(),
+                        text.len(),
+                        message.as_mut_ptr().cast(),
+                        cap,
+                        &mut message_len,
+                    )
+                };
+                match r {
+                    SESAME_OK => assert_eq!(message_len, usize::MAX),
+                    SESAME_INVALID_KEYSET => {
+                        assert!(message_len < cap && message[message_len] == 0);
+                        assert!(core::str::from_utf8(&message[..message_len]).is_ok());
+                    }
+                    SESAME_BUFFER_TOO_SMALL => assert_eq!(cap, 0),
+                    other => panic!("keyset_check returned {other:?}"),
+                }
             }
         }
     }
