@@ -251,7 +251,12 @@ fn cookie_pairs_tolerate_spaces_and_skip_malformed() {
     let pairs = cookie_pairs(b"a=1; b=2; c=3", 2, 1000);
     assert_eq!(pairs.clone().count(), 2);
     assert_eq!(cookie_pairs(b"a=1; b=2; c=3", 100, 5).count(), 1);
-    assert_eq!(cookie_pairs(b"a=1; b=2; c=3", 100, 8).count(), 2);
+    // A pair the byte bound cuts is dropped, not read truncated.
+    let cut: Vec<_> = cookie_pairs(b"a=1; b=22; c=3", 100, 8).collect();
+    assert_eq!(cut, vec![(&b"a"[..], &b"1"[..])]);
+    assert_eq!(cookie_pairs(b"a=1; b=2; c=3", 100, 9).count(), 2);
+    assert_eq!(cookie_pairs(b"a=12345", 100, 3).count(), 0);
+    assert_eq!(cookie_pairs(b"a=1", 100, 3).count(), 1);
 }
 
 #[test]
@@ -330,6 +335,19 @@ fn parse_is_bounded() {
     assert_eq!(req.device(), Some(&d));
     let narrow = r.with_limits(2000, 100, 50);
     assert!(RequestCookies::parse(&narrow, Method::Unsafe, header.as_bytes()).truncated());
+
+    // A token cut by the byte bound is not read (it would be rejected and,
+    // on a POST, its cookie deleted): the session is just not seen.
+    let d = device(1);
+    let header = format!(
+        "{DEVICE_COOKIE}={}; {}=FULLTOKEN",
+        d.as_str(),
+        r.session_name(&d)
+    );
+    let cut = r.with_limits(100, header.len() - 3, 50);
+    let req = RequestCookies::parse(&cut, Method::Unsafe, header.as_bytes());
+    assert!(req.truncated());
+    assert_eq!((req.device(), req.token()), (Some(&d), None));
 }
 
 #[test]
@@ -921,6 +939,9 @@ struct RulesOrigin {
     detections: u64,
     log_lines: u64,
     warnings: u64,
+    /// Ablation: also (re)send the device cookie on GET responses, as a
+    /// naive implementation keeping it fresh would. Breaks the rules.
+    device_cookie_on_get: bool,
 }
 
 impl RulesOrigin {
@@ -938,6 +959,7 @@ impl RulesOrigin {
             detections: 0,
             log_lines: 0,
             warnings: 0,
+            device_cookie_on_get: false,
         }
     }
 }
@@ -1013,6 +1035,13 @@ impl Origin for RulesOrigin {
                 response
                     .other_headers
                     .push((header.name.into(), header.value.to_string()));
+            }
+        }
+        if self.device_cookie_on_get && method == Method::Safe {
+            if let Some(d) = cookies.device() {
+                let max_age = rules.device_max_age();
+                let line = format!("{DEVICE_COOKIE}={}; Max-Age={max_age}{ATTRS}", d.as_str());
+                response.set_cookies.insert(0, line);
             }
         }
         (response, who)
@@ -1371,14 +1400,53 @@ fn shared_cache_replays_swap_nobody_under_the_rules() {
 fn shared_cache_replays_swap_nobody_with_many_browsers() {
     let config = SimConfig {
         browsers: 24,
-        steps: 8000,
+        steps: 30_000,
         ttl: 3,
         seed: 2,
         post_every: 12,
     };
     let stats = simulate(&mut RulesOrigin::new(12), &config);
     assert_protected(&stats, &config);
-    assert!(stats.max_cookie_header > 0);
+    assert!(stats.replayed_foreign_set_cookies > 8000);
+}
+
+#[test]
+fn rare_posts_and_a_long_ttl_keep_the_cookie_header_under_8_kib() {
+    // Browsers that POST only every 40 requests pile up foreign cookies
+    // between POSTs (one per GET at most); the jar must stay well under
+    // the 50-cookie and 8 KiB limits.
+    let config = SimConfig {
+        browsers: 32,
+        steps: 20_000,
+        ttl: 10,
+        seed: 3,
+        post_every: 40,
+    };
+    let stats = simulate(&mut RulesOrigin::new(13), &config);
+    assert_protected(&stats, &config);
+    assert!(
+        stats.max_foreign_in_jar > 12,
+        "the bound was exercised: {stats:?}"
+    );
+}
+
+#[test]
+fn device_cookie_on_get_would_swap_users() {
+    // Ablation: the same origin, but GET responses also carry the device
+    // cookie. A replay then hands over the device and the session cookie
+    // named after it together: the rule is load-bearing.
+    let config = SimConfig {
+        browsers: 8,
+        steps: 3000,
+        ttl: 5,
+        seed: 1,
+        post_every: 8,
+    };
+    let mut origin = RulesOrigin::new(11);
+    origin.device_cookie_on_get = true;
+    let stats = simulate(&mut origin, &config);
+    println!("{stats:#?}");
+    assert!(stats.swaps > 0, "{stats:?}");
 }
 
 #[test]

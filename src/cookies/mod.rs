@@ -11,29 +11,74 @@
 //!   on responses to non-GET/HEAD requests, which caches do not store, so a
 //!   browser's device ID is never replaced by another browser's.
 //! * The **session cookie's name is derived from the device ID**
-//!   ([`CookieRules::session_name`]) and its token is sealed with the device
-//!   ID as binding context ([`DeviceId::as_context`]). A replayed refresh
-//!   lands under a name the other browser carries but never reads: a
-//!   *foreign* session cookie, which is also the evidence that a shared cache
-//!   is replaying responses ([`DetectionReporter`]).
+//!   ([`session_name`][CookieRules::session_name]) and its token is sealed
+//!   with the device ID as binding context ([`as_context`][DeviceId::as_context]).
+//!   A replayed refresh lands under a name the other browser carries but
+//!   never reads: a *foreign* session cookie, which is also the evidence
+//!   that a shared cache is replaying responses ([`DetectionReporter`]).
 //! * Responses to GET/HEAD never set the device cookie and never delete a
 //!   cookie (a cached deletion would be replayed to its owner). Non-GET
 //!   responses rotate the device at login and logout and delete the foreign
 //!   session cookies the request carried, so jars stay small.
 //!
-//! The flow of one request, in a middleware:
+//! The flow of one request, in a middleware: [`RequestCookies::parse`] the
+//! method and the `Cookie` header; open its [`token`][RequestCookies::token]
+//! with the device ID as context (or seal a login for
+//! [`login_device`][RequestCookies::login_device]); say what happened as an
+//! [`Outcome`]; add the [`ResponsePlan`]'s headers to the response. The
+//! caller keeps the key ring and calls seal/open itself, so these rules
+//! never see a key and work the same over [`KeyRing`](crate::KeyRing),
+//! [`SharedKeyRing`](crate::SharedKeyRing) or a C ring.
 //!
-//! 1. [`RequestCookies::parse`] the method and the `Cookie` header.
-//! 2. Open [`RequestCookies::token`] (if any) with the device ID as context,
-//!    or seal a login for [`RequestCookies::login_device`]; the caller keeps
-//!    the key ring, so these rules never see a key.
-//! 3. Say what happened as an [`Outcome`] and build a [`ResponsePlan`].
-//! 4. Add [`ResponsePlan::headers`] to the response (or write them into a
-//!    buffer with [`ResponsePlan::write_lines`]).
+//! ```
+//! # #[cfg(feature = "std")] {
+//! use sesame::cookies::{CookieRules, Issued, Method, Outcome, RequestCookies, ResponsePlan};
+//! use sesame::{ForkSafeRng, KeyRing, NewSession, Policy};
+//!
+//! let policy = Policy::default();
+//! let rules = CookieRules::new(&policy);
+//! let mut ring: KeyRing = KeyRing::new();
+//! ring.add_derived_key(1, b"a long random master secret from the vault", b"session cookie")?;
+//! let (mut rng, now) = (ForkSafeRng::new(), 1_700_000_000);
+//!
+//! // POST /login with no cookies yet.
+//! let request = RequestCookies::parse(&rules, Method::from_name(b"POST"), b"");
+//! let device = request.login_device(&mut rng).unwrap();
+//! let token = ring.seal_token(&NewSession::new(42), device.as_context(), now, &mut rng)?;
+//! let outcome = Outcome::Login { device, session: Issued::new(&token) };
+//! let plan = ResponsePlan::new(&rules, &request, outcome, &mut rng).unwrap();
+//! let mut lines = [0u8; 2048];
+//! let len = plan.write_lines(&mut lines).unwrap();
+//! assert!(lines[..len].starts_with(b"Set-Cookie: __Host-sesame-device="));
+//!
+//! // The next GET carries both cookies; only the device's own one is read.
+//! let cookie = format!("{}={}; {}={}", rules.device_cookie(), device.as_str(),
+//!                      rules.session_name(&device), token);
+//! let request = RequestCookies::parse(&rules, Method::from_name(b"GET"), cookie.as_bytes());
+//! let (device, token) = (request.device().unwrap(), request.token().unwrap());
+//! let claims = ring.open(token, device.as_context(), &policy, now + 60)?;
+//! assert_eq!(claims.user_id, 42);
+//! let plan = ResponsePlan::new(&rules, &request, Outcome::Keep, &mut rng).unwrap();
+//! assert_eq!(plan.header_count(), 0);
+//! # }
+//! # Ok::<(), sesame::Error>(())
+//! ```
 //!
 //! Everything here is `no_std` and allocation-free: the request is parsed in
 //! place in constant memory, and header values are formatted on demand into
 //! the caller's buffer, so a C wrapper is plain data in and plain data out.
+//!
+//! [CookieRules::session_name]: crate::cookies::CookieRules::session_name
+//! [DeviceId::as_context]: crate::cookies::DeviceId::as_context
+//! [`DetectionReporter`]: crate::cookies::DetectionReporter
+//! [`RequestCookies::parse`]: crate::cookies::RequestCookies::parse
+//! [RequestCookies::token]: crate::cookies::RequestCookies::token
+//! [RequestCookies::login_device]: crate::cookies::RequestCookies::login_device
+//! [`Outcome`]: crate::cookies::Outcome
+//! [`ResponsePlan`]: crate::cookies::ResponsePlan
+//
+// (Full paths: `lib.rs` documents `mod cookies` too, which puts these
+// links in the crate root's scope.)
 
 use core::fmt;
 

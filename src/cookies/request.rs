@@ -64,8 +64,21 @@ pub struct CookiePairs<'h> {
 /// Iterates the pairs of `header` under the given bounds.
 pub fn cookie_pairs(header: &[u8], max_pairs: usize, max_bytes: usize) -> CookiePairs<'_> {
     CookiePairs {
-        rest: header.get(..max_bytes).unwrap_or(header),
+        rest: bounded(header, max_bytes),
         pairs_left: max_pairs,
+    }
+}
+
+/// The first `max_bytes` of `header`, cut after the last `;` within them
+/// when the header is longer: a pair cut in the middle would give a
+/// truncated token, which would fail to open and have its cookie deleted.
+fn bounded(header: &[u8], max_bytes: usize) -> &[u8] {
+    match header.get(..max_bytes) {
+        Some(head) if max_bytes < header.len() => match head.iter().rposition(|&c| c == b';') {
+            Some(at) => &head[..at],
+            None => &head[..0],
+        },
+        _ => header,
     }
 }
 
@@ -162,9 +175,7 @@ impl<'h> RequestCookies<'h> {
     /// `method`. The first well-formed device cookie counts; the first
     /// cookie under that device's session name gives the token.
     pub fn parse(rules: &CookieRules<'_>, method: Method, cookie_header: &'h [u8]) -> Self {
-        let header = cookie_header
-            .get(..rules.max_header_bytes())
-            .unwrap_or(cookie_header);
+        let header = bounded(cookie_header, rules.max_header_bytes());
         let device_name = rules.device_cookie().as_bytes();
         let mut device = None;
         let mut device_status = DeviceStatus::Missing;
