@@ -16,6 +16,39 @@ use sesame::cookies::{
 };
 use sesame::{KeyRing, NewSession, Policy, Token, TOKEN_MAX};
 
+/// Counts this thread's allocations, to show the rules never allocate.
+struct CountingAllocator;
+
+std::thread_local! {
+    static ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls.
+#[allow(unsafe_code)]
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as our caller's.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as our caller's.
+        unsafe { std::alloc::System.realloc(ptr, layout, size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(std::cell::Cell::get)
+}
+
 const NOW: u64 = 1_700_000_000;
 const DAY: u64 = 24 * 60 * 60;
 
@@ -815,6 +848,41 @@ fn header_value_max_holds_the_longest_cookie() {
         "{} > {HEADER_VALUE_MAX}",
         value.len()
     );
+}
+
+#[test]
+fn parsing_planning_and_writing_do_not_allocate() {
+    let r = rules();
+    let foreign: Vec<DeviceId> = (0..10).map(|i| device(100 + i)).collect();
+    let header = cookie_header(Some(&device(1)), Some("OLDTOKEN"), &foreign);
+    let reporter = DetectionReporter::new();
+    let mut g = rng(77);
+    let mut lines = [0u8; 8192];
+    let mut value = [0u8; HEADER_VALUE_MAX];
+    let before = allocations();
+    let mut written = 0;
+    for method in [Method::Safe, Method::Unsafe] {
+        let req = RequestCookies::parse(&r, method, header.as_bytes());
+        let _ = reporter.report(&req, NOW);
+        let login = req.login_device(&mut g).unwrap();
+        for outcome in [
+            Outcome::Refresh(Issued::new("NEWTOKEN")),
+            Outcome::Login {
+                device: login,
+                session: Issued::new("NEWTOKEN"),
+            },
+            Outcome::Rejected,
+            Outcome::Logout,
+        ] {
+            let plan = ResponsePlan::new(&r, &req, outcome, &mut g).unwrap();
+            written += plan.write_lines(&mut lines).unwrap();
+            for header in plan.headers() {
+                written += header.value.write_to(&mut value).unwrap();
+            }
+        }
+    }
+    assert_eq!(allocations() - before, 0);
+    assert!(written > 0);
 }
 
 // ---------------------------------------------------------------- binding
