@@ -737,6 +737,20 @@ fn session_max_age_stays_within_the_remaining_lifetime() {
     );
     let issued = Issued::with_claims(&token, &claims, &Policy::DEFAULT, NOW + 3600);
     assert_eq!(issued.lifetime_left, Some(DAY - 3600));
+    let login = Issued::for_new_session(&token, &s, &Policy::DEFAULT);
+    assert_eq!(login.lifetime_left, Some(DAY));
+    let login = Issued::for_new_session(&token, &NewSession::new(5), &Policy::DEFAULT);
+    assert_eq!(login.lifetime_left, Some(14 * DAY));
+    let plan = {
+        let header = cookie_header(Some(&d), None, &[]);
+        let req = RequestCookies::parse(&r, Method::Safe, header.as_bytes());
+        let outcome = Outcome::Login {
+            device: d,
+            session: Issued::for_new_session(&token, &s, &Policy::DEFAULT),
+        };
+        set_cookies(&ResponsePlan::new(&r, &req, outcome, &mut rng(0)).unwrap())
+    };
+    assert!(plan[0].contains("; Max-Age=86400;"));
 }
 
 // ---------------------------------------------------------------- output
@@ -1053,16 +1067,12 @@ impl Origin for RulesOrigin {
             "/login" | "/callback" => {
                 let user = user_of(&request.path);
                 let device = cookies.login_device(&mut self.rng).unwrap();
+                let new = NewSession::new(user);
                 sealed = self
                     .ring
-                    .seal_token(
-                        &NewSession::new(user),
-                        device.as_context(),
-                        now,
-                        &mut self.rng,
-                    )
+                    .seal_token(&new, device.as_context(), now, &mut self.rng)
                     .unwrap();
-                let session = Issued::new(&sealed);
+                let session = Issued::for_new_session(&sealed, &new, &self.policy);
                 (Outcome::Login { device, session }, Some(user))
             }
             "/logout" => (Outcome::Logout, None),

@@ -7,7 +7,7 @@ use rand_core::CryptoRngCore;
 use super::{
     CookieRules, DeviceId, Method, RequestCookies, RuleError, SessionName, COOKIE_ATTRIBUTES,
 };
-use crate::{Claims, Policy, TOKEN_MAX};
+use crate::{Claims, NewSession, Policy, TOKEN_MAX};
 
 /// A token the caller sealed or refreshed, and how long it may live.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,19 @@ impl<'t> Issued<'t> {
         Issued {
             token,
             lifetime_left: None,
+        }
+    }
+
+    /// A freshly sealed login token: its lifetime is the smaller of the
+    /// session's own and the policy's absolute lifetime.
+    pub fn for_new_session(token: &'t str, session: &NewSession<'_>, policy: &Policy) -> Self {
+        let lifetime_left = match (policy.absolute_lifetime, session.lifetime) {
+            (Some(p), Some(t)) => Some(p.min(t)),
+            (p, t) => p.or(t),
+        };
+        Issued {
+            token,
+            lifetime_left,
         }
     }
 
