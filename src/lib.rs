@@ -41,6 +41,8 @@ mod claims;
 /// cbindgen:ignore
 mod codec;
 /// cbindgen:ignore
+pub mod cookies;
+/// cbindgen:ignore
 mod crypto;
 /// cbindgen:ignore
 mod error;
