@@ -79,8 +79,55 @@
 // In a policy, a session lifetime or idle timeout, or a token's lifetime: no limit.
 #define SESAME_NO_LIMIT UINT64_MAX
 
+// `sesame_request.session`: the request carried no session cookie for its
+// device (or no device cookie).
+#define SESAME_SESSION_NONE 0
+
+// A valid session, not due for a refresh.
+#define SESAME_SESSION_VALID 1
+
+// A valid session that was due and has been refreshed: `finish` sets the
+// new token (under the browser's own cookie name, safe on GET).
+#define SESAME_SESSION_REFRESHED 2
+
+// The session cookie did not open; `sesame_request.rejected` says why.
+#define SESAME_SESSION_REJECTED 3
+
+// `sesame_request.flags`: log the detection now (`sesame_request_detection_message`);
+// set at most once a minute per rules object, whatever the traffic.
+#define SESAME_REQUEST_LOG_DETECTION 1
+
+// The request's `Cookie` header was longer than the rules read.
+#define SESAME_REQUEST_TRUNCATED 2
+
+// `sesame_request_finish` action: whatever `begin` found (no session, keep,
+// refresh, or forget a rejected cookie).
+#define SESAME_ACTION_KEEP 0
+
+// A new session for `user_id`, sealed for the browser's device (a new one
+// on non-GET requests).
+#define SESAME_ACTION_LOGIN 1
+
+// The session ends; a new device ID is issued (non-GET requests).
+#define SESAME_ACTION_LOGOUT 2
+
+// The app refuses a session that opened (for example, revoked in its store).
+#define SESAME_ACTION_REJECT 3
+
+// `finish` flag: a login on GET/HEAD from a browser without a device
+// cookie, which no cookie rule can protect from a shared cache: warn once,
+// and start logins with a POST (docs/COOKIES.md).
+#define SESAME_FINISH_WARN_UNPROTECTED_GET_LOGIN 1
+
+// `finish` flag: a logout on GET/HEAD, which cannot delete a cookie
+// safely: warn once, and log out with a POST.
+#define SESAME_FINISH_WARN_GET_LOGOUT 2
+
+// Words of `sesame_request` kept for sesame's own use between `begin` and `finish`.
+#define SESAME_REQUEST_INTERNAL_WORDS 96
+
 // The result of every fallible call. `SESAME_OK` is 0; the codes are stable
-// and never reused. 1-18 come from the core; 100 and up are the C ABI's own.
+// and never reused. 1-19 come from the core; 100 and up are the C ABI's own.
 enum sesame_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
@@ -123,6 +170,9 @@ enum sesame_result
   SESAME_RANDOM_FAILED = 17,
   // A keyset text is invalid (see `docs/FORMAT.md`, "Keysets").
   SESAME_INVALID_KEYSET = 18,
+  // A cookie name is not an RFC 6265 token, or collides with a
+  // framework's own cookie (see `sesame_cookie_rules_new`).
+  SESAME_INVALID_COOKIE_NAME = 19,
   // A required pointer argument was NULL (or NULL with a non-zero length).
   SESAME_NULL_ARGUMENT = 100,
   // An argument is unusable in another way (for example misaligned storage).
@@ -138,17 +188,15 @@ typedef uint32_t sesame_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// The cookie rules of one app: cookie names, Max-Ages (from the policy),
+// the policy sessions are opened under, and a detection counter. Made by
+// `sesame_cookie_rules_new`, released by `sesame_cookie_rules_free`; any
+// number of threads may use one at once.
+typedef struct sesame_cookie_rules sesame_cookie_rules;
+
 // An opaque key ring. Made by `sesame_keyring_new` (heap) or
 // `sesame_keyring_init` (caller storage); released by `sesame_keyring_free`.
 typedef struct sesame_keyring sesame_keyring;
-
-// A caller-supplied random source: fill `buf` with `len` bytes from a CSPRNG
-// and return 0, or return non-zero on failure. It is called from whatever
-// thread seals, so it must be thread-safe if the ring is shared. It must
-// return normally: never longjmp, throw or raise through sesame's frames (a
-// binding catches its language's exceptions inside the callback and returns
-// non-zero).
-typedef int (*sesame_random_fn)(void *user, uint8_t *buf, size_t len);
 
 // What a ring checks when it opens a token. Start from `sesame_policy_default`.
 // Zero-initialised, it rejects every token (lifetime and idle timeout 0): fail closed.
@@ -183,6 +231,36 @@ typedef struct sesame_claims {
   size_t data_len;
   uint8_t data[SESAME_DATA_MAX];
 } sesame_claims;
+
+// One request between `sesame_request_begin` and `sesame_request_finish`,
+// in the caller's storage (a stack variable is fine). The public fields
+// are written by `begin`; `internal` is sesame's.
+typedef struct sesame_request {
+  // `SESAME_SESSION_*`.
+  uint32_t session;
+  // For `SESAME_SESSION_REJECTED`, the `sesame_result` of the failed open
+  // (for example `SESAME_IDLE_EXPIRED`); otherwise 0.
+  uint32_t rejected;
+  // `SESAME_REQUEST_*` flags.
+  uint32_t flags;
+  // Session cookies of other browsers the request carried: evidence that
+  // a shared cache replays responses. Report it; never act on it (a
+  // client can forge it).
+  uint32_t foreign_sessions;
+  // The session, for `SESAME_SESSION_VALID` and `_REFRESHED` (after a
+  // refresh, the refreshed claims); after a login, the new session.
+  struct sesame_claims claims;
+  // sesame's state between the two calls; do not touch.
+  uint64_t internal[SESAME_REQUEST_INTERNAL_WORDS];
+} sesame_request;
+
+// A caller-supplied random source: fill `buf` with `len` bytes from a CSPRNG
+// and return 0, or return non-zero on failure. It is called from whatever
+// thread seals, so it must be thread-safe if the ring is shared. It must
+// return normally: never longjmp, throw or raise through sesame's frames (a
+// binding catches its language's exceptions inside the callback and returns
+// non-zero).
+typedef int (*sesame_random_fn)(void *user, uint8_t *buf, size_t len);
 
 #ifdef __cplusplus
 extern "C" {
@@ -235,6 +313,108 @@ size_t sesame_policy_size(void);
 // Seconds since the Unix epoch from the system clock.
 uint64_t sesame_unix_now(void);
 #endif
+
+#if defined(SESAME_STD)
+// Makes the cookie rules for sessions opened under `policy` (copied).
+// `device_name` and `session_prefix` may be NULL (with length 0) for the
+// defaults, `__Host-sesame-device` and `__Host-sesame-s-`; a name that
+// RFC 6265 does not allow, or that collides with a framework's own cookie
+// (`session`, `sessionid`, `csrftoken`, `_session_id`, `remember_token`,
+// `rack.session`), gives `SESAME_INVALID_COOKIE_NAME`.
+//
+// # Safety
+// `policy` is NULL or valid; each name is NULL or valid for its length;
+// `rules_out` is NULL or valid for a pointer write.
+sesame_result sesame_cookie_rules_new(const struct sesame_policy *policy,
+                                      const char *device_name,
+                                      size_t device_name_len,
+                                      const char *session_prefix,
+                                      size_t session_prefix_len,
+                                      struct sesame_cookie_rules **rules_out);
+#endif
+
+#if defined(SESAME_STD)
+// Releases cookie rules (NULL is ignored), once no thread uses them.
+//
+// # Safety
+// `rules` is NULL or from `sesame_cookie_rules_new`, not yet freed.
+void sesame_cookie_rules_free(struct sesame_cookie_rules *rules);
+#endif
+
+// Writes how many requests so far carried other browsers' session cookies
+// (the shared-cache evidence) to `*total_out`: a counter to alert on.
+//
+// # Safety
+// `rules` is NULL or live; `total_out` is NULL or valid for a write.
+sesame_result sesame_cookie_rules_detections(const struct sesame_cookie_rules *rules,
+                                             uint64_t *total_out);
+
+// Reads a request: `method` (for example "GET"; GET and HEAD are the
+// methods whose responses a cache may store) and the raw `Cookie` header
+// (several joined with "; "; NULL with length 0 for none). Finds the
+// browser's device cookie and the session cookie named after it, opens the
+// token bound to the device under the rules' policy at `now`, and
+// refreshes it if due. Writes everything to `*request` (see its fields) for
+// the app and for `sesame_request_finish`.
+//
+// `cookie_header` must stay valid and unchanged until `finish` returns.
+//
+// # Safety
+// `ring` and `rules` are NULL or live; `method` and `cookie_header` are
+// NULL or valid for their lengths; `request` is NULL or valid for writing
+// a `sesame_request`.
+sesame_result sesame_request_begin(const struct sesame_keyring *ring,
+                                   const struct sesame_cookie_rules *rules,
+                                   const char *method,
+                                   size_t method_len,
+                                   const char *cookie_header,
+                                   size_t cookie_header_len,
+                                   uint64_t now,
+                                   struct sesame_request *request);
+
+// Writes the response's header lines for what the app decided
+// (`SESAME_ACTION_*`) to `headers_out` as "Name: value\n" lines (capacity
+// `headers_cap`; 4096 bytes always suffice) and their length to
+// `*headers_len_out`, and `SESAME_FINISH_WARN_*` flags to `*flags_out`.
+// Merging: add every `Set-Cookie` line, append `Vary` to the app's, and
+// let every other line replace the app's header of that name. No line at
+// all means the response sets no cookie and may be cached as the app says.
+//
+// For `SESAME_ACTION_LOGIN`, `user_id`, `lifetime` (`SESAME_NO_LIMIT`:
+// none) and `data` (may be NULL with length 0) make the new session, whose
+// claims are written to `request->claims`. Call once per `begin`.
+//
+// # Safety
+// `ring` and `rules` are the ones given to `begin`; `request` was filled by
+// `begin` and its `cookie_header` is still valid; `data` is NULL or valid
+// for `data_len` bytes; the outputs are NULL or valid for their sizes.
+sesame_result sesame_request_finish(const struct sesame_keyring *ring,
+                                    const struct sesame_cookie_rules *rules,
+                                    struct sesame_request *request,
+                                    uint32_t action,
+                                    uint64_t user_id,
+                                    uint64_t lifetime,
+                                    const uint8_t *data,
+                                    size_t data_len,
+                                    uint64_t now,
+                                    char *headers_out,
+                                    size_t headers_cap,
+                                    size_t *headers_len_out,
+                                    uint32_t *flags_out);
+
+// Writes the warning to log when `begin` set `SESAME_REQUEST_LOG_DETECTION`
+// (what was seen, what it likely means, what to check; never a cookie
+// value) with a NUL to `message_out` (capacity `message_cap`; 512 bytes
+// suffice) and its length to `*message_len_out`.
+//
+// # Safety
+// `rules` and `request` are NULL or valid; the outputs are NULL or valid
+// for their sizes.
+sesame_result sesame_request_detection_message(const struct sesame_cookie_rules *rules,
+                                               const struct sesame_request *request,
+                                               char *message_out,
+                                               size_t message_cap,
+                                               size_t *message_len_out);
 
 #if defined(SESAME_STD)
 // Creates an empty ring on the heap and writes it to `*ring_out`. Any mix

@@ -50,11 +50,14 @@ pub enum Error {
     /// A keyset text (or an edit of one) is invalid; the keyset module's
     /// `KeysetError` says where and why.
     InvalidKeyset = 18,
+    /// A cookie name is not an RFC 6265 token or collides with a
+    /// framework's own cookie (the cookie rules refuse it).
+    InvalidCookieName = 19,
 }
 
 impl Error {
     /// Every error, in code order (used by the bindings' tables and tests).
-    pub const ALL: [Error; 18] = [
+    pub const ALL: [Error; 19] = [
         Error::Malformed,
         Error::TooLong,
         Error::UnsupportedVersion,
@@ -73,6 +76,7 @@ impl Error {
         Error::ContextTooLong,
         Error::RandomFailed,
         Error::InvalidKeyset,
+        Error::InvalidCookieName,
     ];
 
     /// The stable numeric code (never 0; 0 means success across the C ABI).
@@ -115,6 +119,9 @@ impl Error {
             Error::ContextTooLong => "binding context too long\0",
             Error::RandomFailed => "random number generator failed\0",
             Error::InvalidKeyset => "invalid keyset\0",
+            Error::InvalidCookieName => {
+                "cookie name is invalid or collides with a framework's own cookie\0"
+            }
         }
     }
 }

@@ -234,3 +234,303 @@ fn keys_change_while_another_thread_seals_and_opens() {
     // SAFETY: no other thread uses the ring any more.
     unsafe { sesame_keyring_free(ring.0) };
 }
+
+/// A browser's cookie jar, enough for these tests: `Set-Cookie` lines set or
+/// delete (Max-Age=0) a cookie by name.
+#[derive(Default)]
+struct Jar(Vec<(String, String)>);
+
+impl Jar {
+    fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+    fn apply(&mut self, lines: &str) {
+        for line in lines.lines() {
+            let Some(cookie) = line.strip_prefix("Set-Cookie: ") else {
+                continue;
+            };
+            let (pair, attributes) = cookie.split_once(';').unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.0.retain(|(n, _)| n != name);
+            if !attributes.contains("Max-Age=0;") {
+                self.0.push((name.to_string(), value.to_string()));
+            }
+        }
+    }
+}
+
+struct Exchange {
+    session: u32,
+    user_id: u64,
+    lines: String,
+    flags: u32,
+    foreign: u32,
+}
+
+/// One request through begin and finish, as a middleware does it.
+///
+/// # Safety
+/// `ring` and `rules` are live.
+unsafe fn exchange(
+    ring: *const sesame_keyring,
+    rules: *const sesame_cookie_rules,
+    method: &str,
+    cookie: &str,
+    action: u32,
+    user: u64,
+    now: u64,
+) -> Exchange {
+    let mut request = std::mem::MaybeUninit::<sesame_request>::uninit();
+    let rc = unsafe {
+        sesame_request_begin(
+            ring,
+            rules,
+            method.as_ptr().cast(),
+            method.len(),
+            cookie.as_ptr().cast(),
+            cookie.len(),
+            now,
+            request.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, SESAME_OK);
+    // SAFETY: written on SESAME_OK.
+    let mut request = unsafe { request.assume_init() };
+    let (session, foreign) = (request.session, request.foreign_sessions);
+    let mut out = vec![0u8; 4096];
+    let (mut len, mut flags) = (0usize, 0u32);
+    let rc = unsafe {
+        sesame_request_finish(
+            ring,
+            rules,
+            &mut request,
+            action,
+            user,
+            SESAME_NO_LIMIT,
+            ptr::null(),
+            0,
+            now,
+            out.as_mut_ptr().cast(),
+            out.len(),
+            &mut len,
+            &mut flags,
+        )
+    };
+    assert_eq!(rc, SESAME_OK);
+    // A request is finished once.
+    let rc = unsafe {
+        sesame_request_finish(
+            ring,
+            rules,
+            &mut request,
+            action,
+            user,
+            SESAME_NO_LIMIT,
+            ptr::null(),
+            0,
+            now,
+            out.as_mut_ptr().cast(),
+            out.len(),
+            &mut len,
+            &mut flags,
+        )
+    };
+    assert_eq!(rc, SESAME_INVALID_ARGUMENT);
+    Exchange {
+        session,
+        user_id: request.claims.user_id,
+        lines: String::from_utf8(out[..len].to_vec()).unwrap(),
+        flags,
+        foreign,
+    }
+}
+
+#[test]
+fn cookie_rules_through_the_c_abi() {
+    let mut ring = ptr::null_mut();
+    let mut rules = ptr::null_mut();
+    // SAFETY: every pointer is valid for its call.
+    unsafe {
+        assert_eq!(sesame_keyring_new(&mut ring), SESAME_OK);
+        assert_eq!(
+            sesame_keyring_add_key(ring, 1, K1.as_ptr(), K1.len()),
+            SESAME_OK
+        );
+        let mut p = policy();
+        p.refresh_after = 60;
+        assert_eq!(
+            sesame_cookie_rules_new(&p, ptr::null(), 0, ptr::null(), 0, &mut rules),
+            SESAME_OK
+        );
+        let mut refused = ptr::null_mut();
+        let name = "session";
+        let rc = sesame_cookie_rules_new(
+            &p,
+            name.as_ptr().cast(),
+            name.len(),
+            ptr::null(),
+            0,
+            &mut refused,
+        );
+        assert_eq!(rc, SESAME_INVALID_COOKIE_NAME);
+        assert!(refused.is_null());
+
+        let (mut alice, mut bob) = (Jar::default(), Jar::default());
+        // A first GET sets nothing (a cache may store it).
+        let first = exchange(ring, rules, "GET", "", SESAME_ACTION_KEEP, 0, NOW);
+        assert_eq!(
+            (first.session, first.lines.as_str()),
+            (SESAME_SESSION_NONE, "")
+        );
+        // Logins by POST: a device cookie and a session cookie named after it.
+        let login = exchange(
+            ring,
+            rules,
+            "POST",
+            &alice.header(),
+            SESAME_ACTION_LOGIN,
+            7,
+            NOW,
+        );
+        assert_eq!(login.user_id, 7);
+        assert!(login.lines.contains("Set-Cookie: __Host-sesame-device="));
+        assert!(login.lines.contains("Set-Cookie: __Host-sesame-s-"));
+        assert!(login.lines.contains("Cache-Control: private, no-store"));
+        alice.apply(&login.lines);
+        bob.apply(
+            &exchange(
+                ring,
+                rules,
+                "POST",
+                &bob.header(),
+                SESAME_ACTION_LOGIN,
+                8,
+                NOW,
+            )
+            .lines,
+        );
+        // Each browser is itself; a refresh due on GET sets only the session cookie.
+        let seen = exchange(
+            ring,
+            rules,
+            "GET",
+            &alice.header(),
+            SESAME_ACTION_KEEP,
+            0,
+            NOW + 1,
+        );
+        assert_eq!(
+            (seen.session, seen.user_id, seen.lines.as_str()),
+            (SESAME_SESSION_VALID, 7, "")
+        );
+        let refreshed = exchange(
+            ring,
+            rules,
+            "GET",
+            &alice.header(),
+            SESAME_ACTION_KEEP,
+            0,
+            NOW + 120,
+        );
+        assert_eq!(
+            (refreshed.session, refreshed.user_id),
+            (SESAME_SESSION_REFRESHED, 7)
+        );
+        assert!(!refreshed.lines.contains("sesame-device"));
+        // A shared cache replays Alice's refresh to Bob: Bob stays Bob, and
+        // the foreign cookie is seen (and logged once).
+        bob.apply(&refreshed.lines);
+        let replayed = exchange(
+            ring,
+            rules,
+            "GET",
+            &bob.header(),
+            SESAME_ACTION_KEEP,
+            0,
+            NOW + 121,
+        );
+        assert_eq!(
+            (replayed.session, replayed.user_id, replayed.foreign),
+            (SESAME_SESSION_REFRESHED, 8, 1)
+        );
+        let mut total = 0;
+        assert_eq!(sesame_cookie_rules_detections(rules, &mut total), SESAME_OK);
+        assert_eq!(total, 1);
+        // Bob's next POST deletes the foreign cookie.
+        let post = exchange(
+            ring,
+            rules,
+            "POST",
+            &bob.header(),
+            SESAME_ACTION_KEEP,
+            0,
+            NOW + 122,
+        );
+        assert!(post.lines.contains("Max-Age=0"));
+        // Logout by POST ends Alice's session; by GET it only warns.
+        let get_logout = exchange(
+            ring,
+            rules,
+            "GET",
+            &alice.header(),
+            SESAME_ACTION_LOGOUT,
+            0,
+            NOW + 123,
+        );
+        assert_eq!(get_logout.flags, SESAME_FINISH_WARN_GET_LOGOUT);
+        let logout = exchange(
+            ring,
+            rules,
+            "POST",
+            &alice.header(),
+            SESAME_ACTION_LOGOUT,
+            0,
+            NOW + 124,
+        );
+        alice.apply(&logout.lines);
+        let after = exchange(
+            ring,
+            rules,
+            "GET",
+            &alice.header(),
+            SESAME_ACTION_KEEP,
+            0,
+            NOW + 125,
+        );
+        assert_eq!(after.session, SESAME_SESSION_NONE);
+
+        let mut message = [0u8; 512];
+        let mut request = std::mem::MaybeUninit::<sesame_request>::uninit();
+        let header = bob.header();
+        sesame_request_begin(
+            ring,
+            rules,
+            "GET".as_ptr().cast(),
+            3,
+            header.as_ptr().cast(),
+            header.len(),
+            NOW,
+            request.as_mut_ptr(),
+        );
+        let mut len = 0;
+        assert_eq!(
+            sesame_request_detection_message(
+                rules,
+                request.as_ptr(),
+                message.as_mut_ptr().cast(),
+                message.len(),
+                &mut len
+            ),
+            SESAME_OK
+        );
+        assert!(std::str::from_utf8(&message[..len])
+            .unwrap()
+            .contains("shared cache"));
+        sesame_cookie_rules_free(rules);
+        sesame_keyring_free(ring);
+    }
+}

@@ -522,9 +522,10 @@ impl Write for Counter {
     }
 }
 
-struct SliceWriter<'o> {
-    out: &'o mut [u8],
-    len: usize,
+/// Formats into a byte slice, failing rather than truncating.
+pub(crate) struct SliceWriter<'o> {
+    pub(crate) out: &'o mut [u8],
+    pub(crate) len: usize,
 }
 
 impl Write for SliceWriter<'_> {

@@ -12,9 +12,11 @@ use core::ptr;
 
 use crate::Error;
 
+mod cookies;
 mod keyring;
 mod session;
 
+pub use cookies::*;
 pub use keyring::*;
 pub use session::*;
 
@@ -49,7 +51,7 @@ const _: () = {
 };
 
 /// The result of every fallible call. `SESAME_OK` is 0; the codes are stable
-/// and never reused. 1-18 come from the core; 100 and up are the C ABI's own.
+/// and never reused. 1-19 come from the core; 100 and up are the C ABI's own.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum sesame_result {
@@ -90,6 +92,9 @@ pub enum sesame_result {
     SESAME_RANDOM_FAILED = 17,
     /// A keyset text is invalid (see `docs/FORMAT.md`, "Keysets").
     SESAME_INVALID_KEYSET = 18,
+    /// A cookie name is not an RFC 6265 token, or collides with a
+    /// framework's own cookie (see `sesame_cookie_rules_new`).
+    SESAME_INVALID_COOKIE_NAME = 19,
     /// A required pointer argument was NULL (or NULL with a non-zero length).
     SESAME_NULL_ARGUMENT = 100,
     /// An argument is unusable in another way (for example misaligned storage).
@@ -121,6 +126,7 @@ impl From<Error> for sesame_result {
             Error::ContextTooLong => SESAME_CONTEXT_TOO_LONG,
             Error::RandomFailed => SESAME_RANDOM_FAILED,
             Error::InvalidKeyset => SESAME_INVALID_KEYSET,
+            Error::InvalidCookieName => SESAME_INVALID_COOKIE_NAME,
         }
     }
 }
@@ -240,6 +246,7 @@ pub extern "C" fn sesame_result_name(result: u32) -> *const c_char {
         16 => "SESAME_CONTEXT_TOO_LONG\0",
         17 => "SESAME_RANDOM_FAILED\0",
         18 => "SESAME_INVALID_KEYSET\0",
+        19 => "SESAME_INVALID_COOKIE_NAME\0",
         100 => "SESAME_NULL_ARGUMENT\0",
         101 => "SESAME_INVALID_ARGUMENT\0",
         102 => "SESAME_INTERNAL_ERROR\0",

@@ -45,7 +45,7 @@ pub struct sesame_claims {
     pub data: [u8; SESAME_DATA_MAX],
 }
 
-fn limit_to_option(value: u64) -> Option<u64> {
+pub(super) fn limit_to_option(value: u64) -> Option<u64> {
     (value != SESAME_NO_LIMIT).then_some(value)
 }
 
@@ -78,6 +78,17 @@ impl From<&Claims> for sesame_claims {
 }
 
 impl sesame_claims {
+    /// No session: what a `sesame_request` holds until one opens.
+    pub(super) const EMPTY: sesame_claims = sesame_claims {
+        user_id: 0,
+        session_id: [0; SESAME_SESSION_ID_BYTES],
+        issued_at: 0,
+        refreshed_at: 0,
+        lifetime: 0,
+        data_len: 0,
+        data: [0; SESAME_DATA_MAX],
+    };
+
     fn to_claims(self) -> Result<Claims, sesame_result> {
         let data = self
             .data

@@ -53,6 +53,12 @@ FUNCTIONS = [
     "sesame_token_key_id",
     "sesame_keyring_load_keyset",
     "sesame_keyset_check",
+    "sesame_cookie_rules_new",
+    "sesame_cookie_rules_free",
+    "sesame_cookie_rules_detections",
+    "sesame_request_begin",
+    "sesame_request_finish",
+    "sesame_request_detection_message",
 ]
 
 
@@ -68,7 +74,7 @@ def test_every_header_function_is_declared() -> None:
     for name in FUNCTIONS:
         function = getattr(lib, name)
         assert function.argtypes is not None, name
-        assert name == "sesame_keyring_free" or function.restype is not None, name
+        assert name in ("sesame_keyring_free", "sesame_cookie_rules_free") or function.restype is not None, name
 
 
 def test_sizes_come_from_the_library() -> None:
@@ -91,7 +97,7 @@ def test_error_table_is_built_from_the_library() -> None:
         1: "Malformed", 2: "TooLong", 3: "UnsupportedVersion", 4: "UnknownKey", 5: "AuthFailed",
         6: "IdleExpired", 7: "LifetimeExpired", 8: "IssuedInFuture", 9: "Revoked",
         10: "BufferTooSmall", 11: "NoPrimaryKey", 12: "RingFull", 13: "InvalidKey",
-        14: "DuplicateKeyId", 15: "DataTooLong", 16: "ContextTooLong", 17: "RandomFailed", 18: "InvalidKeyset",
+        14: "DuplicateKeyId", 15: "DataTooLong", 16: "ContextTooLong", 17: "RandomFailed", 18: "InvalidKeyset", 19: "InvalidCookieName",
         100: "NullArgument", 101: "InvalidArgument", 102: "InternalError",
     }  # fmt: skip
     assert {code: cls.__name__ for code, cls in _errors.ERRORS.items()} == expected
@@ -111,7 +117,7 @@ def test_error_hierarchy() -> None:
     rejected = {"Malformed", "TooLong", "UnsupportedVersion", "UnknownKey", "AuthFailed"}
     expired = {"IdleExpired", "LifetimeExpired", "IssuedInFuture", "Revoked"}
     keyring = {"NoPrimaryKey", "RingFull", "InvalidKey", "DuplicateKeyId", "InvalidKeyset"}
-    usage = {"BufferTooSmall", "DataTooLong", "ContextTooLong", "NullArgument", "InvalidArgument"}
+    usage = {"BufferTooSmall", "DataTooLong", "ContextTooLong", "NullArgument", "InvalidArgument", "InvalidCookieName"}
     for cls in _errors.ERRORS.values():
         assert issubclass(cls, sesame.SesameError)
         name = cls.__name__
@@ -126,11 +132,11 @@ def test_error_hierarchy() -> None:
 
 
 def test_unknown_codes() -> None:
-    assert lib.sesame_result_name(19) is None and lib.sesame_result_name(99) is None
-    error = _errors.error_for(19)
+    assert lib.sesame_result_name(20) is None and lib.sesame_result_name(99) is None
+    error = _errors.error_for(20)
     assert type(error) is sesame.SesameError
-    assert error.code == 19 and error.name is None
-    assert str(error) == "unknown error (code 19)"
+    assert error.code == 20 and error.name is None
+    assert str(error) == "unknown error (code 20)"
     assert lib.sesame_strerror(99999) == b"unknown error"
     with pytest.raises(sesame.InternalError) as caught:
         _errors.raise_for(102)

@@ -28,6 +28,7 @@ class ErrorsTest < Minitest::Test
     16 => [Sesame::ContextTooLong, Sesame::UsageError],
     17 => [Sesame::RandomFailed, Sesame::Error],
     18 => [Sesame::InvalidKeyset, Sesame::KeyringError],
+    19 => [Sesame::InvalidCookieName, Sesame::UsageError],
     100 => [Sesame::NullArgument, Sesame::UsageError],
     101 => [Sesame::InvalidArgument, Sesame::UsageError],
     102 => [Sesame::InternalError, Sesame::Error]

@@ -53,6 +53,7 @@ __all__ = [
     "ContextTooLong",
     "RandomFailed",
     "InvalidKeyset",
+    "InvalidCookieName",
     "NullArgument",
     "InvalidArgument",
     "InternalError",
@@ -172,6 +173,10 @@ class InvalidKeyset(KeyringError):
     """A keyset text is invalid (the message names the line and the reason)."""
 
 
+class InvalidCookieName(UsageError):
+    """A cookie name is not an RFC 6265 token or collides with a framework's own cookie."""
+
+
 class DataTooLong(UsageError):
     """Session data longer than DATA_MAX."""
 
@@ -230,6 +235,7 @@ _CLASSES: dict[str, type[SesameError]] = {
         ContextTooLong,
         RandomFailed,
         InvalidKeyset,
+        InvalidCookieName,
         NullArgument,
         InvalidArgument,
         InternalError,

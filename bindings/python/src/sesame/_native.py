@@ -249,6 +249,19 @@ _declare("sesame_keyring_key_ids", _R, [c_void_p, POINTER(c_uint32), c_size_t, P
 _declare("sesame_token_key_id", _R, [c_char_p, c_size_t, POINTER(c_uint32)])
 _declare("sesame_keyring_load_keyset", _R, [c_void_p, c_char_p, c_size_t])
 _declare("sesame_keyset_check", _R, [c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_size_t)])
+# The cookie rules (docs/COOKIES.md); sesame_request is caller storage of
+# sesame_request_size() bytes, passed as a pointer.
+_declare("sesame_cookie_rules_new", _R, [c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_void_p)])
+_declare("sesame_cookie_rules_free", None, [c_void_p])
+_declare("sesame_cookie_rules_detections", _R, [c_void_p, POINTER(c_uint64)])
+_declare("sesame_request_begin", _R, [c_void_p, c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_uint64, c_void_p])
+_declare(
+    "sesame_request_finish",
+    _R,
+    [c_void_p, c_void_p, c_void_p, c_uint32, c_uint64, c_uint64, c_char_p, c_size_t, c_uint64,
+     c_char_p, c_size_t, POINTER(c_size_t), POINTER(c_uint32)],
+)
+_declare("sesame_request_detection_message", _R, [c_void_p, c_void_p, c_char_p, c_size_t, POINTER(c_size_t)])
 _declare(
     "sesame_seal",
     _R,
