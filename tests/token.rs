@@ -689,6 +689,7 @@ fn error_codes_are_stable_and_distinct() {
         (Error::ContextTooLong, 16),
         (Error::RandomFailed, 17),
         (Error::InvalidKeyset, 18),
+        (Error::InvalidCookieName, 19),
     ];
     assert_eq!(Error::ALL.len(), expected.len());
     for (error, code) in expected {
@@ -698,7 +699,7 @@ fn error_codes_are_stable_and_distinct() {
         assert_eq!(error.to_string(), error.message());
     }
     assert_eq!(Error::from_code(0), None);
-    assert_eq!(Error::from_code(19), None);
+    assert_eq!(Error::from_code(20), None);
 }
 
 #[test]
