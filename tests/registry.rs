@@ -74,6 +74,7 @@ fn memory_fixed_store_passes_the_rules_suite() {
     let b = Memory::new("memory-fixed", fixed);
     assert_eq!(rules_suite(&b), 12);
     refresh_race(&b, 8);
+    matches_the_reference(&b, 2000);
 }
 
 #[test]
@@ -81,6 +82,7 @@ fn memory_url_store_passes_the_rules_suite() {
     let b = Memory::new("memory-url", by_url);
     assert_eq!(rules_suite(&b), 12);
     refresh_race(&b, 8);
+    matches_the_reference(&b, 2000);
 }
 
 #[cfg(feature = "registry-sqlite")]
@@ -117,6 +119,7 @@ fn sqlite_store_passes_the_rules_suite() {
     assert_eq!(rules_suite(&b), 12);
     // Each thread its own connection to the one file: real lock contention.
     refresh_race(&b, 8);
+    matches_the_reference(&b, 2000);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -180,6 +183,7 @@ fn redis_store_passes_the_rules_suite() {
     };
     assert_eq!(rules_suite(&b), 12);
     refresh_race(&b, 8);
+    matches_the_reference(&b, 2000);
     // The key layout: one hash per user, in the user's hash slot.
     let mut r = Registry::new(b.open("layout"), RegistryConfig::DEFAULT);
     r.register(&login(7, 1, 10), T).unwrap();
