@@ -3,17 +3,20 @@
 //! cap that evicts the oldest session, last-seen times, and detection of a
 //! stolen token that is used after its successor.
 //!
-//! The rules live once, in [`rules`]; a [`RegistryStore`] only keeps the
-//! entries. The memory store ([`MemoryStore`]) applies the rules in process
-//! and is `no_std` and allocation-free; the SQLite store (feature
-//! `registry-sqlite`) applies them inside one SQLite transaction; the Redis
-//! store (feature `registry-redis`) runs the same rules as one Lua script per
-//! operation, and the one test suite (tests/registry.rs) holds all three to
-//! the same answers.
+//! The rules live once, in [`rules`](crate::registry::rules); a
+//! [`RegistryStore`](crate::registry::RegistryStore) only keeps the entries.
+//! The memory store ([`MemoryStore`](crate::registry::MemoryStore)) applies
+//! the rules in process and is `no_std` and allocation-free; the SQLite store
+//! (feature `registry-sqlite`) applies them inside one SQLite transaction;
+//! the Redis store (feature `registry-redis`) runs the same rules as one Lua
+//! script per operation, and one test suite (tests/registry.rs) holds all
+//! three to the same answers.
 //!
-//! Everything that crosses the store boundary is plain data ([`Op`],
-//! [`Outcome`], [`Entry`], [`Verdict`], [`RegistryError`]), so the C ABI can
-//! carry it later without callbacks.
+//! Everything that crosses the store boundary is plain data
+//! ([`Op`](crate::registry::Op), [`Outcome`](crate::registry::Outcome),
+//! [`Entry`](crate::registry::Entry), [`Verdict`](crate::registry::Verdict),
+//! [`RegistryError`](crate::registry::RegistryError)), so the C ABI can carry
+//! it later without callbacks.
 
 use crate::SessionId;
 use core::fmt;
