@@ -17,6 +17,26 @@
 //! [`Entry`](crate::registry::Entry), [`Verdict`](crate::registry::Verdict),
 //! [`RegistryError`](crate::registry::RegistryError)), so the C ABI can carry
 //! it later without callbacks.
+//!
+//! ```
+//! use sesame::registry::{Fingerprint, Login, MemoryStore, Registry, RegistryConfig, SessionKind, Verdict};
+//!
+//! // No allocation: at most 64 entries (live sessions and recent tombstones).
+//! let store = MemoryStore::<heapless::Vec<sesame::RegistryEntry, 64>>::new();
+//! let mut registry = Registry::new(store, RegistryConfig::DEFAULT);
+//! let (user, session, now) = (42, [7u8; 16], 1_700_000_000);
+//! let (first, second) = (Fingerprint([1; 16]), Fingerprint([2; 16]));
+//! let login = Login { user_id: user, session_id: session, kind: SessionKind::Browser,
+//!                     fingerprint: first, device: "Firefox", ip: "203.0.113.7" };
+//! registry.register(&login, now)?;
+//! assert_eq!(registry.check(user, &session, &first, now + 1)?, Verdict::Live);
+//! assert_eq!(registry.refresh(user, &session, &first, &second, now + 900)?, Verdict::Live);
+//! assert_eq!(registry.check(user, &session, &second, now + 901)?, Verdict::Live);
+//! // The old token again after the grace period: two parties hold the session.
+//! assert_eq!(registry.check(user, &session, &first, now + 960)?, Verdict::TheftDetected);
+//! assert_eq!(registry.check(user, &session, &second, now + 961)?, Verdict::Revoked);
+//! # Ok::<(), sesame::registry::RegistryError>(())
+//! ```
 
 use crate::SessionId;
 use core::fmt;
