@@ -63,6 +63,8 @@ mod publish;
 #[cfg(feature = "std")]
 mod random;
 /// cbindgen:ignore
+pub mod registry;
+/// cbindgen:ignore
 #[cfg(feature = "std")]
 mod shared_ring;
 
@@ -77,6 +79,10 @@ pub use keyset::{Keyset, KeysetError, KeysetErrorKind};
 pub use policy::Policy;
 #[cfg(feature = "std")]
 pub use random::ForkSafeRng;
+pub use registry::{
+    Entry as RegistryEntry, Fingerprint, Registry, RegistryConfig, RegistryError, RegistryStore,
+    SessionKind, Verdict,
+};
 #[cfg(feature = "std")]
 pub use shared_ring::SharedKeyRing;
 
