@@ -11,7 +11,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages: a C toolchain, valgrind, Ruby 3 with the ffi, rack and
 # minitest gems (the Ruby binding's only dependencies).
-packages=(gcc make pkg-config valgrind ruby ruby-ffi ruby-rack ruby-minitest ruby-rack-test)
+packages=(gcc make pkg-config valgrind ruby ruby-ffi ruby-rack ruby-minitest ruby-rack-test libsqlite3-dev redis-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -24,6 +24,8 @@ fi
 
 echo "== Rust: unit, integration, property, fork, thread, allocation and doc tests"
 cargo test --features capi
+echo "== Rust: the session registry on memory, a real SQLite file and a redis-server the tests start"
+cargo test --features capi,registry-sqlite,registry-redis --test registry --test registry_processes
 echo "== Rust: C2SP XAES-256-GCM accumulated 1,000,000-iteration vector (release)"
 cargo test --release --test spec_vectors -- --ignored
 
