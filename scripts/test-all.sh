@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages: a C toolchain, valgrind, Ruby 3 with the ffi, rack and
-# minitest gems (the Ruby binding's only dependencies).
+# minitest gems (the Ruby binding's only dependencies), and SQLite headers and
+# redis-server for the session registry's stores.
 packages=(gcc make pkg-config valgrind ruby ruby-ffi ruby-rack ruby-minitest ruby-rack-test libsqlite3-dev redis-server)
 missing=()
 for p in "${packages[@]}"; do
