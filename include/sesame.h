@@ -126,8 +126,38 @@
 // Words of `sesame_request` kept for sesame's own use between `begin` and `finish`.
 #define SESAME_REQUEST_INTERNAL_WORDS 96
 
+// Verdicts (`*verdict_out`): the token is the session's current one.
+#define SESAME_VERDICT_LIVE 0
+
+// Superseded moments ago (a request racing a refresh): serve the request;
+// after `sesame_registry_refresh`, do not send the new token.
+#define SESAME_VERDICT_GRACE 1
+
+// The session was ended (revoke, logout, eviction, theft): deny.
+#define SESAME_VERDICT_REVOKED 2
+
+// No such session (never registered, expired, ended long ago): deny.
+#define SESAME_VERDICT_UNKNOWN 3
+
+// A superseded token was used after its successor: two parties hold the
+// session, which is now revoked. Deny and report it.
+#define SESAME_VERDICT_THEFT_DETECTED 4
+
+// Bytes of `sesame_registry_entry.device`: the longest device label an
+// entry keeps (128 bytes) and its NUL.
+#define SESAME_REGISTRY_DEVICE_BYTES 129
+
+// Bytes of `sesame_registry_entry.ip`: the longest IP text (45) and its NUL.
+#define SESAME_REGISTRY_IP_BYTES 46
+
+// `kind` of a session: a browser session.
+#define SESAME_SESSION_KIND_BROWSER 0
+
+// `kind` of a session: a "remember me" login, with its own limits.
+#define SESAME_SESSION_KIND_REMEMBER_ME 1
+
 // The result of every fallible call. `SESAME_OK` is 0; the codes are stable
-// and never reused. 1-19 come from the core; 100 and up are the C ABI's own.
+// and never reused. 1-22 come from the core; 100 and up are the C ABI's own.
 enum sesame_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
@@ -173,6 +203,14 @@ enum sesame_result
   // A cookie name is not an RFC 6265 token, or collides with a
   // framework's own cookie (see `sesame_cookie_rules_new`).
   SESAME_INVALID_COOKIE_NAME = 19,
+  // The session registry's store cannot answer (down, locked past its
+  // timeout, or holding unreadable data); see `docs/REGISTRY.md` for
+  // failing closed or open.
+  SESAME_REGISTRY_UNAVAILABLE = 20,
+  // The registry's memory store is full of live sessions.
+  SESAME_REGISTRY_FULL = 21,
+  // A registry URL is not understood, or names a store this build lacks.
+  SESAME_INVALID_REGISTRY_URL = 22,
   // A required pointer argument was NULL (or NULL with a non-zero length).
   SESAME_NULL_ARGUMENT = 100,
   // An argument is unusable in another way (for example misaligned storage).
@@ -197,6 +235,13 @@ typedef struct sesame_cookie_rules sesame_cookie_rules;
 // An opaque key ring. Made by `sesame_keyring_new` (heap) or
 // `sesame_keyring_init` (caller storage); released by `sesame_keyring_free`.
 typedef struct sesame_keyring sesame_keyring;
+
+// A registry over one store connection. Calls may block on the store (a
+// network round trip, a file lock); calls on one handle run one at a time,
+// so give each worker thread its own handle for parallel requests. A
+// handle used in a forked child reconnects there and never uses its
+// parent's connection.
+typedef struct sesame_registry sesame_registry;
 
 // What a ring checks when it opens a token. Start from `sesame_policy_default`.
 // Zero-initialised, it rejects every token (lifetime and idle timeout 0): fail closed.
@@ -261,6 +306,44 @@ typedef struct sesame_request {
 // binding catches its language's exceptions inside the callback and returns
 // non-zero).
 typedef int (*sesame_random_fn)(void *user, uint8_t *buf, size_t len);
+
+// The idle and absolute limits of one kind of session, in seconds.
+typedef struct sesame_session_limits {
+  uint64_t idle_timeout;
+  uint64_t absolute_lifetime;
+} sesame_session_limits;
+
+// The registry's settings. Start from `sesame_registry_config_default`.
+typedef struct sesame_registry_config {
+  struct sesame_session_limits browser;
+  struct sesame_session_limits remember_me;
+  // Most live sessions per user; a login over it ends the oldest. 0: no cap.
+  uint32_t max_sessions;
+  // Seconds a superseded token is still accepted after its refresh.
+  uint64_t grace;
+  // A check writes last-seen at most once per this many seconds.
+  uint64_t touch_interval;
+  // Seconds an ended session is remembered as revoked.
+  uint64_t tombstone_ttl;
+} sesame_registry_config;
+
+// One session of a user, as `sesame_registry_list` gives it.
+typedef struct sesame_registry_entry {
+  uint64_t user_id;
+  uint8_t session_id[SESAME_SESSION_ID_BYTES];
+  // `SESAME_SESSION_KIND_*`.
+  uint8_t kind;
+  // Login time, unix seconds.
+  uint64_t created_at;
+  // Last check or refresh that wrote (at most once per touch interval).
+  uint64_t last_seen_at;
+  // When the entry expires unless seen again.
+  uint64_t expires_at;
+  // The device label given at login (for example a user agent), NUL-terminated.
+  char device[SESAME_REGISTRY_DEVICE_BYTES];
+  // The IP address given at login, NUL-terminated.
+  char ip[SESAME_REGISTRY_IP_BYTES];
+} sesame_registry_entry;
 
 #ifdef __cplusplus
 extern "C" {
@@ -559,6 +642,197 @@ sesame_result sesame_keyset_check(const char *keyset,
                                   char *message_out,
                                   size_t message_cap,
                                   size_t *message_len_out);
+#endif
+
+#if defined(SESAME_STD)
+// Writes the default settings: browser sessions idle 24 h / absolute 14
+// days (sesame's default policy), remember-me 30 / 30 days, 10 sessions per
+// user, 30 s grace, last-seen written at most once a minute, ended sessions
+// remembered 1 h.
+//
+// # Safety
+// `config_out` is NULL or valid for a write.
+sesame_result sesame_registry_config_default(struct sesame_registry_config *config_out);
+#endif
+
+#if defined(SESAME_STD)
+// Opens the store `url` names (`memory://?capacity=N`,
+// `sqlite:///path/to/file.db`, `redis://127.0.0.1:6379/0`; a build without
+// the store's feature gives `SESAME_INVALID_REGISTRY_URL`) with `config`
+// (NULL: the defaults) and writes the handle to `*registry_out`. Release
+// it with `sesame_registry_free`.
+//
+// # Safety
+// `url` is NULL or valid for `url_len` bytes; `config` is NULL or valid;
+// `registry_out` is NULL or valid for a pointer write.
+sesame_result sesame_registry_open(const char *url,
+                                   size_t url_len,
+                                   const struct sesame_registry_config *config,
+                                   struct sesame_registry **registry_out);
+#endif
+
+#if defined(SESAME_STD)
+// Closes the store connection and frees the handle (NULL is ignored), once
+// no thread uses it.
+//
+// # Safety
+// `registry` is NULL or from `sesame_registry_open`, not yet freed.
+void sesame_registry_free(struct sesame_registry *registry);
+#endif
+
+#if defined(SESAME_STD)
+// Records a login: the session (its ID from the opened claims), its kind
+// (`SESAME_SESSION_KIND_*`), the login token's text, and labels to show in
+// a sessions list (device, for example the user agent, and IP; either may
+// be NULL with length 0; cut to 128 and 45 bytes). Writes how many older
+// sessions the per-user cap ended to `*evicted_out`.
+//
+// # Safety
+// `registry` is NULL or live; `session_id` is NULL or valid for 16 bytes;
+// the texts are NULL or valid for their lengths; `evicted_out` is NULL or
+// valid for a write.
+sesame_result sesame_registry_register(const struct sesame_registry *registry,
+                                       uint64_t user_id,
+                                       const uint8_t *session_id,
+                                       uint8_t kind,
+                                       const char *token,
+                                       size_t token_len,
+                                       const char *device,
+                                       size_t device_len,
+                                       const char *ip,
+                                       size_t ip_len,
+                                       uint64_t now,
+                                       uint32_t *evicted_out);
+#endif
+
+#if defined(SESAME_STD)
+// Judges a presented token of an opened session: writes a
+// `SESAME_VERDICT_*` to `*verdict_out`. Serve the request only for LIVE
+// and GRACE. For check-every-request mode, or on refresh; see
+// `sesame_registry_peek` for the cheap per-request logout check.
+//
+// # Safety
+// As for `sesame_registry_register`.
+sesame_result sesame_registry_check(const struct sesame_registry *registry,
+                                    uint64_t user_id,
+                                    const uint8_t *session_id,
+                                    const char *token,
+                                    size_t token_len,
+                                    uint64_t now,
+                                    uint32_t *verdict_out);
+#endif
+
+#if defined(SESAME_STD)
+// Whether a session is still live, without judging a token (never
+// writes): LIVE, REVOKED or UNKNOWN to `*verdict_out`.
+//
+// # Safety
+// As for `sesame_registry_register`.
+sesame_result sesame_registry_peek(const struct sesame_registry *registry,
+                                   uint64_t user_id,
+                                   const uint8_t *session_id,
+                                   uint64_t now,
+                                   uint32_t *verdict_out);
+#endif
+
+#if defined(SESAME_STD)
+// Records a refresh: `new_token` replaces `old_token` (which stays
+// accepted for the grace period) and last-seen moves. LIVE: send the new
+// token; GRACE: serve, but do not send it (another request already
+// refreshed); anything else: deny.
+//
+// # Safety
+// As for `sesame_registry_register`.
+sesame_result sesame_registry_refresh(const struct sesame_registry *registry,
+                                      uint64_t user_id,
+                                      const uint8_t *session_id,
+                                      const char *old_token,
+                                      size_t old_token_len,
+                                      const char *new_token,
+                                      size_t new_token_len,
+                                      uint64_t now,
+                                      uint32_t *verdict_out);
+#endif
+
+#if defined(SESAME_STD)
+// Lists the user's live sessions, newest first: up to `entries_cap` of
+// them to `entries_out`, and how many are live (possibly more) to
+// `*count_out`. Mark the current one by comparing session IDs.
+//
+// # Safety
+// `registry` is NULL or live; `entries_out` is NULL (with `entries_cap`
+// 0) or valid for `entries_cap` entries; `count_out` is NULL or valid.
+sesame_result sesame_registry_list(const struct sesame_registry *registry,
+                                   uint64_t user_id,
+                                   uint64_t now,
+                                   struct sesame_registry_entry *entries_out,
+                                   size_t entries_cap,
+                                   size_t *count_out);
+#endif
+
+#if defined(SESAME_STD)
+// Ends one session at once (its token is refused from now on); writes 1
+// if it was live, 0 otherwise, to `*revoked_out`.
+//
+// # Safety
+// As for `sesame_registry_register`.
+sesame_result sesame_registry_revoke(const struct sesame_registry *registry,
+                                     uint64_t user_id,
+                                     const uint8_t *session_id,
+                                     uint64_t now,
+                                     uint32_t *revoked_out);
+#endif
+
+#if defined(SESAME_STD)
+// Ends every session of the user ("log out everywhere"); writes how many
+// to `*count_out`.
+//
+// # Safety
+// `registry` is NULL or live; `count_out` is NULL or valid.
+sesame_result sesame_registry_revoke_all(const struct sesame_registry *registry,
+                                         uint64_t user_id,
+                                         uint64_t now,
+                                         uint32_t *count_out);
+#endif
+
+#if defined(SESAME_STD)
+// Ends every session of the user but `keep_session_id` ("log out my other
+// sessions"), effective at once, same second included; writes how many.
+//
+// # Safety
+// As for `sesame_registry_register`.
+sesame_result sesame_registry_revoke_others(const struct sesame_registry *registry,
+                                            uint64_t user_id,
+                                            const uint8_t *keep_session_id,
+                                            uint64_t now,
+                                            uint32_t *count_out);
+#endif
+
+#if defined(SESAME_STD)
+// Ends the session a logout came from, finally: its token (and any copy)
+// is refused from now on, whatever the check mode. Writes the verdict the
+// token had to `*verdict_out`.
+//
+// # Safety
+// As for `sesame_registry_register`.
+sesame_result sesame_registry_logout(const struct sesame_registry *registry,
+                                     uint64_t user_id,
+                                     const uint8_t *session_id,
+                                     const char *token,
+                                     size_t token_len,
+                                     uint64_t now,
+                                     uint32_t *verdict_out);
+#endif
+
+#if defined(SESAME_STD)
+// Drops every expired entry of every user; writes how many to `*count_out`.
+// Stores also prune as they go; call it from a periodic job if logins are rare.
+//
+// # Safety
+// `registry` is NULL or live; `count_out` is NULL or valid.
+sesame_result sesame_registry_prune(const struct sesame_registry *registry,
+                                    uint64_t now,
+                                    size_t *count_out);
 #endif
 
 // Writes the default policy (idle 24 h, lifetime 14 days, leeway 60 s,

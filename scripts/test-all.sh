@@ -26,7 +26,7 @@ fi
 echo "== Rust: unit, integration, property, fork, thread, allocation and doc tests"
 cargo test --features capi
 echo "== Rust: the session registry on memory, a real SQLite file and a redis-server the tests start"
-cargo test --features capi,registry-sqlite,registry-redis --test registry --test registry_processes
+cargo test --features capi,registry-sqlite,registry-redis --test registry --test registry_processes --test c_abi
 echo "== Rust: C2SP XAES-256-GCM accumulated 1,000,000-iteration vector (release)"
 cargo test --release --test spec_vectors -- --ignored
 

@@ -53,11 +53,17 @@ pub enum Error {
     /// A cookie name is not an RFC 6265 token or collides with a
     /// framework's own cookie (the cookie rules refuse it).
     InvalidCookieName = 19,
+    /// The session registry's store cannot answer (down, locked, unreadable).
+    RegistryUnavailable = 20,
+    /// The registry's memory store is full of live sessions.
+    RegistryFull = 21,
+    /// A registry URL is not understood or names a store this build lacks.
+    InvalidRegistryUrl = 22,
 }
 
 impl Error {
     /// Every error, in code order (used by the bindings' tables and tests).
-    pub const ALL: [Error; 19] = [
+    pub const ALL: [Error; 22] = [
         Error::Malformed,
         Error::TooLong,
         Error::UnsupportedVersion,
@@ -77,6 +83,9 @@ impl Error {
         Error::RandomFailed,
         Error::InvalidKeyset,
         Error::InvalidCookieName,
+        Error::RegistryUnavailable,
+        Error::RegistryFull,
+        Error::InvalidRegistryUrl,
     ];
 
     /// The stable numeric code (never 0; 0 means success across the C ABI).
@@ -122,6 +131,9 @@ impl Error {
             Error::InvalidCookieName => {
                 "cookie name is invalid or collides with a framework's own cookie\0"
             }
+            Error::RegistryUnavailable => "the session store is unavailable\0",
+            Error::RegistryFull => "the session store is full\0",
+            Error::InvalidRegistryUrl => "the session store URL is invalid or not built in\0",
         }
     }
 }

@@ -534,3 +534,224 @@ fn cookie_rules_through_the_c_abi() {
         sesame_keyring_free(ring);
     }
 }
+
+/// The registry through the C ABI, on the memory store and (with the
+/// feature) a real SQLite file: login, check, refresh with theft detection,
+/// list, log out my other sessions, logout final.
+#[test]
+fn the_registry_through_the_c_abi() {
+    let mut urls = vec!["memory://?capacity=64".to_string()];
+    let dir = std::env::temp_dir().join(format!("sesame-c-abi-registry-{}", std::process::id()));
+    if cfg!(feature = "registry-sqlite") && !cfg!(miri) {
+        std::fs::create_dir_all(&dir).unwrap();
+        urls.push(format!("sqlite://{}", dir.join("sessions.db").display()));
+    }
+    for url in urls {
+        let mut ring = ptr::null_mut();
+        let mut registry = ptr::null_mut();
+        // SAFETY: every pointer is valid for its call.
+        unsafe {
+            assert_eq!(sesame_keyring_new(&mut ring), SESAME_OK);
+            assert_eq!(
+                sesame_keyring_add_key(ring, 1, K1.as_ptr(), K1.len()),
+                SESAME_OK
+            );
+            let mut config = std::mem::MaybeUninit::uninit();
+            assert_eq!(
+                sesame_registry_config_default(config.as_mut_ptr()),
+                SESAME_OK
+            );
+            let mut config = config.assume_init();
+            config.max_sessions = 2;
+            assert_eq!(
+                sesame_registry_open(url.as_ptr().cast(), url.len(), &config, &mut registry),
+                SESAME_OK,
+                "{url}"
+            );
+            let bad = "ftp://nowhere";
+            let mut none = ptr::null_mut();
+            assert_eq!(
+                sesame_registry_open(bad.as_ptr().cast(), bad.len(), ptr::null(), &mut none),
+                SESAME_INVALID_REGISTRY_URL
+            );
+
+            // Two logins of user 7, as a server would record them.
+            let login = |user: u64, device: &str| {
+                let token = seal(ring, user);
+                let mut claims = std::mem::MaybeUninit::<sesame_claims>::uninit();
+                let rc = sesame_open(
+                    ring,
+                    token.as_ptr().cast(),
+                    token.len(),
+                    ptr::null(),
+                    0,
+                    &policy(),
+                    NOW,
+                    claims.as_mut_ptr(),
+                );
+                assert_eq!(rc, SESAME_OK);
+                let claims = claims.assume_init();
+                let mut evicted = u32::MAX;
+                let rc = sesame_registry_register(
+                    registry,
+                    user,
+                    claims.session_id.as_ptr(),
+                    SESAME_SESSION_KIND_BROWSER,
+                    token.as_ptr().cast(),
+                    token.len(),
+                    device.as_ptr().cast(),
+                    device.len(),
+                    ptr::null(),
+                    0,
+                    NOW,
+                    &mut evicted,
+                );
+                assert_eq!(rc, SESAME_OK);
+                assert_eq!(evicted, 0);
+                (token, claims)
+            };
+            let (laptop, laptop_claims) = login(7, "Firefox on a laptop");
+            let (phone, phone_claims) = login(7, "Safari on a phone");
+            let verdict = |token: &[u8], claims: &sesame_claims, now: u64| {
+                let mut v = u32::MAX;
+                let rc = sesame_registry_check(
+                    registry,
+                    7,
+                    claims.session_id.as_ptr(),
+                    token.as_ptr().cast(),
+                    token.len(),
+                    now,
+                    &mut v,
+                );
+                assert_eq!(rc, SESAME_OK);
+                v
+            };
+            assert_eq!(
+                verdict(&laptop, &laptop_claims, NOW + 1),
+                SESAME_VERDICT_LIVE
+            );
+
+            let mut entries = [std::mem::zeroed::<sesame_registry_entry>(); 4];
+            let mut count = 0;
+            assert_eq!(
+                sesame_registry_list(
+                    registry,
+                    7,
+                    NOW + 2,
+                    entries.as_mut_ptr(),
+                    entries.len(),
+                    &mut count
+                ),
+                SESAME_OK
+            );
+            assert_eq!(count, 2);
+            let device = std::ffi::CStr::from_ptr(entries[0].device.as_ptr())
+                .to_str()
+                .unwrap();
+            assert!(device.starts_with("Safari") || device.starts_with("Firefox"));
+
+            // The laptop refreshes; its old token used after the new one was
+            // seen, past the grace period, is a theft: the session is revoked.
+            let fresh = {
+                let mut out = [0u8; SESAME_TOKEN_MAX + 1];
+                let mut len = 0;
+                let rc = sesame_refresh(
+                    ring,
+                    laptop.as_ptr().cast(),
+                    laptop.len(),
+                    ptr::null(),
+                    0,
+                    &policy(),
+                    NOW + 900,
+                    out.as_mut_ptr().cast(),
+                    out.len(),
+                    &mut len,
+                    ptr::null_mut(),
+                );
+                assert_eq!(rc, SESAME_OK);
+                out[..len].to_vec()
+            };
+            let mut v = u32::MAX;
+            let rc = sesame_registry_refresh(
+                registry,
+                7,
+                laptop_claims.session_id.as_ptr(),
+                laptop.as_ptr().cast(),
+                laptop.len(),
+                fresh.as_ptr().cast(),
+                fresh.len(),
+                NOW + 900,
+                &mut v,
+            );
+            assert_eq!((rc, v), (SESAME_OK, SESAME_VERDICT_LIVE));
+            assert_eq!(
+                verdict(&fresh, &laptop_claims, NOW + 901),
+                SESAME_VERDICT_LIVE
+            );
+            assert_eq!(
+                verdict(&laptop, &laptop_claims, NOW + 1000),
+                SESAME_VERDICT_THEFT_DETECTED
+            );
+            assert_eq!(
+                verdict(&fresh, &laptop_claims, NOW + 1001),
+                SESAME_VERDICT_REVOKED
+            );
+
+            // A new login on the laptop, then "log out my other sessions" from it.
+            let (again, again_claims) = login(7, "Firefox on a laptop");
+            let mut ended = u32::MAX;
+            assert_eq!(
+                sesame_registry_revoke_others(
+                    registry,
+                    7,
+                    again_claims.session_id.as_ptr(),
+                    NOW + 1002,
+                    &mut ended
+                ),
+                SESAME_OK
+            );
+            assert_eq!(ended, 1);
+            assert_eq!(
+                verdict(&phone, &phone_claims, NOW + 1002),
+                SESAME_VERDICT_REVOKED
+            );
+            // Logout is final at once.
+            assert_eq!(
+                sesame_registry_logout(
+                    registry,
+                    7,
+                    again_claims.session_id.as_ptr(),
+                    again.as_ptr().cast(),
+                    again.len(),
+                    NOW + 1003,
+                    &mut v
+                ),
+                SESAME_OK
+            );
+            let mut peeked = u32::MAX;
+            assert_eq!(
+                sesame_registry_peek(
+                    registry,
+                    7,
+                    again_claims.session_id.as_ptr(),
+                    NOW + 1003,
+                    &mut peeked
+                ),
+                SESAME_OK
+            );
+            assert_eq!(peeked, SESAME_VERDICT_REVOKED);
+            assert_eq!(
+                sesame_registry_list(registry, 7, NOW + 1004, ptr::null_mut(), 0, &mut count),
+                SESAME_OK
+            );
+            assert_eq!(count, 0);
+            assert_eq!(
+                sesame_registry_revoke(registry, 7, ptr::null(), NOW, &mut ended),
+                SESAME_NULL_ARGUMENT
+            );
+            sesame_registry_free(registry);
+            sesame_keyring_free(ring);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -690,6 +690,9 @@ fn error_codes_are_stable_and_distinct() {
         (Error::RandomFailed, 17),
         (Error::InvalidKeyset, 18),
         (Error::InvalidCookieName, 19),
+        (Error::RegistryUnavailable, 20),
+        (Error::RegistryFull, 21),
+        (Error::InvalidRegistryUrl, 22),
     ];
     assert_eq!(Error::ALL.len(), expected.len());
     for (error, code) in expected {
@@ -699,7 +702,7 @@ fn error_codes_are_stable_and_distinct() {
         assert_eq!(error.to_string(), error.message());
     }
     assert_eq!(Error::from_code(0), None);
-    assert_eq!(Error::from_code(20), None);
+    assert_eq!(Error::from_code(23), None);
 }
 
 #[test]

@@ -14,10 +14,13 @@ use crate::Error;
 
 mod cookies;
 mod keyring;
+mod registry;
 mod session;
 
 pub use cookies::*;
 pub use keyring::*;
+#[cfg(feature = "std")]
+pub use registry::*;
 pub use session::*;
 
 /// Most characters of token text (excluding the NUL that sesame appends).
@@ -51,7 +54,7 @@ const _: () = {
 };
 
 /// The result of every fallible call. `SESAME_OK` is 0; the codes are stable
-/// and never reused. 1-19 come from the core; 100 and up are the C ABI's own.
+/// and never reused. 1-22 come from the core; 100 and up are the C ABI's own.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum sesame_result {
@@ -95,6 +98,14 @@ pub enum sesame_result {
     /// A cookie name is not an RFC 6265 token, or collides with a
     /// framework's own cookie (see `sesame_cookie_rules_new`).
     SESAME_INVALID_COOKIE_NAME = 19,
+    /// The session registry's store cannot answer (down, locked past its
+    /// timeout, or holding unreadable data); see `docs/REGISTRY.md` for
+    /// failing closed or open.
+    SESAME_REGISTRY_UNAVAILABLE = 20,
+    /// The registry's memory store is full of live sessions.
+    SESAME_REGISTRY_FULL = 21,
+    /// A registry URL is not understood, or names a store this build lacks.
+    SESAME_INVALID_REGISTRY_URL = 22,
     /// A required pointer argument was NULL (or NULL with a non-zero length).
     SESAME_NULL_ARGUMENT = 100,
     /// An argument is unusable in another way (for example misaligned storage).
@@ -127,6 +138,9 @@ impl From<Error> for sesame_result {
             Error::RandomFailed => SESAME_RANDOM_FAILED,
             Error::InvalidKeyset => SESAME_INVALID_KEYSET,
             Error::InvalidCookieName => SESAME_INVALID_COOKIE_NAME,
+            Error::RegistryUnavailable => SESAME_REGISTRY_UNAVAILABLE,
+            Error::RegistryFull => SESAME_REGISTRY_FULL,
+            Error::InvalidRegistryUrl => SESAME_INVALID_REGISTRY_URL,
         }
     }
 }
@@ -247,6 +261,9 @@ pub extern "C" fn sesame_result_name(result: u32) -> *const c_char {
         17 => "SESAME_RANDOM_FAILED\0",
         18 => "SESAME_INVALID_KEYSET\0",
         19 => "SESAME_INVALID_COOKIE_NAME\0",
+        20 => "SESAME_REGISTRY_UNAVAILABLE\0",
+        21 => "SESAME_REGISTRY_FULL\0",
+        22 => "SESAME_INVALID_REGISTRY_URL\0",
         100 => "SESAME_NULL_ARGUMENT\0",
         101 => "SESAME_INVALID_ARGUMENT\0",
         102 => "SESAME_INTERNAL_ERROR\0",

@@ -59,6 +59,19 @@ FUNCTIONS = [
     "sesame_request_begin",
     "sesame_request_finish",
     "sesame_request_detection_message",
+    "sesame_registry_config_default",
+    "sesame_registry_open",
+    "sesame_registry_free",
+    "sesame_registry_register",
+    "sesame_registry_check",
+    "sesame_registry_peek",
+    "sesame_registry_refresh",
+    "sesame_registry_list",
+    "sesame_registry_revoke",
+    "sesame_registry_revoke_all",
+    "sesame_registry_revoke_others",
+    "sesame_registry_logout",
+    "sesame_registry_prune",
 ]
 
 
@@ -74,7 +87,7 @@ def test_every_header_function_is_declared() -> None:
     for name in FUNCTIONS:
         function = getattr(lib, name)
         assert function.argtypes is not None, name
-        assert name in ("sesame_keyring_free", "sesame_cookie_rules_free") or function.restype is not None, name
+        assert name in ("sesame_keyring_free", "sesame_cookie_rules_free", "sesame_registry_free") or function.restype is not None, name
 
 
 def test_sizes_come_from_the_library() -> None:
@@ -97,7 +110,7 @@ def test_error_table_is_built_from_the_library() -> None:
         1: "Malformed", 2: "TooLong", 3: "UnsupportedVersion", 4: "UnknownKey", 5: "AuthFailed",
         6: "IdleExpired", 7: "LifetimeExpired", 8: "IssuedInFuture", 9: "Revoked",
         10: "BufferTooSmall", 11: "NoPrimaryKey", 12: "RingFull", 13: "InvalidKey",
-        14: "DuplicateKeyId", 15: "DataTooLong", 16: "ContextTooLong", 17: "RandomFailed", 18: "InvalidKeyset", 19: "InvalidCookieName",
+        14: "DuplicateKeyId", 15: "DataTooLong", 16: "ContextTooLong", 17: "RandomFailed", 18: "InvalidKeyset", 19: "InvalidCookieName", 20: "RegistryUnavailable", 21: "RegistryFull", 22: "InvalidRegistryUrl",
         100: "NullArgument", 101: "InvalidArgument", 102: "InternalError",
     }  # fmt: skip
     assert {code: cls.__name__ for code, cls in _errors.ERRORS.items()} == expected
@@ -117,7 +130,7 @@ def test_error_hierarchy() -> None:
     rejected = {"Malformed", "TooLong", "UnsupportedVersion", "UnknownKey", "AuthFailed"}
     expired = {"IdleExpired", "LifetimeExpired", "IssuedInFuture", "Revoked"}
     keyring = {"NoPrimaryKey", "RingFull", "InvalidKey", "DuplicateKeyId", "InvalidKeyset"}
-    usage = {"BufferTooSmall", "DataTooLong", "ContextTooLong", "NullArgument", "InvalidArgument", "InvalidCookieName"}
+    usage = {"BufferTooSmall", "DataTooLong", "ContextTooLong", "NullArgument", "InvalidArgument", "InvalidCookieName", "InvalidRegistryUrl"}
     for cls in _errors.ERRORS.values():
         assert issubclass(cls, sesame.SesameError)
         name = cls.__name__
@@ -132,11 +145,11 @@ def test_error_hierarchy() -> None:
 
 
 def test_unknown_codes() -> None:
-    assert lib.sesame_result_name(20) is None and lib.sesame_result_name(99) is None
-    error = _errors.error_for(20)
+    assert lib.sesame_result_name(23) is None and lib.sesame_result_name(99) is None
+    error = _errors.error_for(23)
     assert type(error) is sesame.SesameError
-    assert error.code == 20 and error.name is None
-    assert str(error) == "unknown error (code 20)"
+    assert error.code == 23 and error.name is None
+    assert str(error) == "unknown error (code 23)"
     assert lib.sesame_strerror(99999) == b"unknown error"
     with pytest.raises(sesame.InternalError) as caught:
         _errors.raise_for(102)

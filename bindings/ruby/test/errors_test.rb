@@ -29,6 +29,9 @@ class ErrorsTest < Minitest::Test
     17 => [Sesame::RandomFailed, Sesame::Error],
     18 => [Sesame::InvalidKeyset, Sesame::KeyringError],
     19 => [Sesame::InvalidCookieName, Sesame::UsageError],
+    20 => [Sesame::RegistryUnavailable, Sesame::Error],
+    21 => [Sesame::RegistryFull, Sesame::Error],
+    22 => [Sesame::InvalidRegistryUrl, Sesame::UsageError],
     100 => [Sesame::NullArgument, Sesame::UsageError],
     101 => [Sesame::InvalidArgument, Sesame::UsageError],
     102 => [Sesame::InternalError, Sesame::Error]

@@ -54,6 +54,9 @@ __all__ = [
     "RandomFailed",
     "InvalidKeyset",
     "InvalidCookieName",
+    "RegistryUnavailable",
+    "RegistryFull",
+    "InvalidRegistryUrl",
     "NullArgument",
     "InvalidArgument",
     "InternalError",
@@ -177,6 +180,18 @@ class InvalidCookieName(UsageError):
     """A cookie name is not an RFC 6265 token or collides with a framework's own cookie."""
 
 
+class RegistryUnavailable(SesameError):
+    """The session registry's store cannot answer (down, locked, unreadable)."""
+
+
+class RegistryFull(SesameError):
+    """The registry's memory store is full of live sessions."""
+
+
+class InvalidRegistryUrl(UsageError):
+    """A registry URL is not understood, or names a store this build lacks."""
+
+
 class DataTooLong(UsageError):
     """Session data longer than DATA_MAX."""
 
@@ -236,6 +251,9 @@ _CLASSES: dict[str, type[SesameError]] = {
         RandomFailed,
         InvalidKeyset,
         InvalidCookieName,
+        RegistryUnavailable,
+        RegistryFull,
+        InvalidRegistryUrl,
         NullArgument,
         InvalidArgument,
         InternalError,

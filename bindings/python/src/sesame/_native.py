@@ -262,6 +262,31 @@ _declare(
      c_char_p, c_size_t, POINTER(c_size_t), POINTER(c_uint32)],
 )
 _declare("sesame_request_detection_message", _R, [c_void_p, c_void_p, c_char_p, c_size_t, POINTER(c_size_t)])
+# The session registry (docs/REGISTRY.md). Calls may block on the store:
+# loaded from the GIL-releasing library handle.
+_U8P = POINTER(c_uint8)
+_declare("sesame_registry_config_default", _R, [c_void_p])
+_declare("sesame_registry_open", _R, [c_char_p, c_size_t, c_void_p, POINTER(c_void_p)])
+_declare("sesame_registry_free", None, [c_void_p])
+_declare(
+    "sesame_registry_register",
+    _R,
+    [c_void_p, c_uint64, _U8P, c_uint8, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t,
+     c_uint64, POINTER(c_uint32)],
+)
+_declare("sesame_registry_check", _R, [c_void_p, c_uint64, _U8P, c_char_p, c_size_t, c_uint64, POINTER(c_uint32)])
+_declare("sesame_registry_peek", _R, [c_void_p, c_uint64, _U8P, c_uint64, POINTER(c_uint32)])
+_declare(
+    "sesame_registry_refresh",
+    _R,
+    [c_void_p, c_uint64, _U8P, c_char_p, c_size_t, c_char_p, c_size_t, c_uint64, POINTER(c_uint32)],
+)
+_declare("sesame_registry_list", _R, [c_void_p, c_uint64, c_uint64, c_void_p, c_size_t, POINTER(c_size_t)])
+_declare("sesame_registry_revoke", _R, [c_void_p, c_uint64, _U8P, c_uint64, POINTER(c_uint32)])
+_declare("sesame_registry_revoke_all", _R, [c_void_p, c_uint64, c_uint64, POINTER(c_uint32)])
+_declare("sesame_registry_revoke_others", _R, [c_void_p, c_uint64, _U8P, c_uint64, POINTER(c_uint32)])
+_declare("sesame_registry_logout", _R, [c_void_p, c_uint64, _U8P, c_char_p, c_size_t, c_uint64, POINTER(c_uint32)])
+_declare("sesame_registry_prune", _R, [c_void_p, c_uint64, POINTER(c_size_t)])
 _declare(
     "sesame_seal",
     _R,

@@ -60,6 +60,7 @@ module Sesame
     "SESAME_DUPLICATE_KEY_ID" => KeyringError,
     "SESAME_INVALID_KEYSET" => KeyringError,
     "SESAME_INVALID_COOKIE_NAME" => UsageError,
+    "SESAME_INVALID_REGISTRY_URL" => UsageError,
     "SESAME_BUFFER_TOO_SMALL" => UsageError,
     "SESAME_DATA_TOO_LONG" => UsageError,
     "SESAME_CONTEXT_TOO_LONG" => UsageError,
