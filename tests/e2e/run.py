@@ -26,7 +26,9 @@ Counted per origin:
   right after its POST /logout response (rule 5 and 6 delete them all);
 * errors: 4xx/5xx on any request, transport failures;
 * max Cookie: the longest Cookie header any browser sent (nginx and
-  gunicorn refuse more than 8 KiB);
+  gunicorn refuse more than 8 KiB); max jar: the most cookies one jar held
+  (foreign ones pile up between two POSTs, at most one per replayed
+  refresh: the cache stores about one /page response per second);
 * detections: the origin's counter (/metrics), else its log lines;
 * others' pages: GET /page bodies naming another user. That is the cached
   page itself, which no cookie rule can protect (docs/COOKIES.md, "What is
@@ -142,8 +144,7 @@ def wait_http(port: int, path: str, proc: subprocess.Popen, log: str, timeout: f
             resp = conn.getresponse()
             resp.read()
             conn.close()
-            if resp.status < 500:
-                return
+            return  # up (an app error shows as 5xx in the run)
         except OSError as e:
             last = e
         if time.monotonic() > deadline:
@@ -283,6 +284,7 @@ class Stats:
     transport_retries: int = 0
     harness_errors: list[str] = field(default_factory=list)
     max_cookie: int = 0
+    max_jar: int = 0
     pages_of_others: int = 0
     evictions: int = 0
     swapped_browsers: int = 0
@@ -294,6 +296,7 @@ class Stats:
                      "leftovers", "errors", "transport_retries", "pages_of_others", "evictions"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.max_cookie = max(self.max_cookie, other.max_cookie)
+        self.max_jar = max(self.max_jar, other.max_jar)
         self.harness_errors += other.harness_errors
         self.swapped_browsers += 1 if other.swaps else 0
         self.logged_out_browsers += 1 if other.logouts else 0
@@ -396,6 +399,7 @@ class Browser:
             else:
                 self.issuance.issued(self.index, pair)
         self.stats.evictions += len(self.jar.evicted) - before
+        self.stats.max_jar = max(self.stats.max_jar, len(self.jar.cookies))
         return resp.status, text.strip(), cache
 
     def probe(self) -> None:
@@ -664,7 +668,7 @@ def run_origin(origin: Origin, browsers: int, duration: float, args: argparse.Na
 
 def print_table(results: list[Result]) -> None:
     cols = ["origin", "browsers", "secs", "requests", "hits", "replayed foreign Set-Cookie", "own replays",
-            "swaps", "invol. logouts", "resurrections", "leftovers", "4xx/5xx", "max Cookie B", "detections",
+            "swaps", "invol. logouts", "resurrections", "leftovers", "4xx/5xx", "max Cookie B", "max jar", "detections",
             "others' pages", "verdict"]
     rows = []
     for r in results:
@@ -672,7 +676,7 @@ def print_table(results: list[Result]) -> None:
         rows.append([r.origin, str(r.browsers), f"{r.seconds:g}", str(s.requests), str(s.hits),
                      str(r.replayed_foreign) + (f" (+{r.replayed_unknown}?)" if r.replayed_unknown else ""),
                      str(r.replayed_own), f"{s.swaps} ({s.swapped_browsers} br.)" if s.swaps else "0",
-                     str(s.logouts), str(s.resurrections), str(s.leftovers), str(s.errors), str(s.max_cookie),
+                     str(s.logouts), str(s.resurrections), str(s.leftovers), str(s.errors), str(s.max_cookie), str(s.max_jar),
                      "n/a" if r.detections is None else str(r.detections), str(s.pages_of_others),
                      "FAIL" if r.failures else "ok"])
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
