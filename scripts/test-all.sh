@@ -55,4 +55,7 @@ bash bindings/python/package-smoke.sh
 echo "== one keyset made by the CLI, read by C, Ruby, Python and the CLI"
 bash scripts/keyset-interop.sh
 
+echo "== the CDN incident end to end: nginx caching by path in front of real origins"
+bash tests/e2e/run.sh
+
 echo "== all test suites passed"

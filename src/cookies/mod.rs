@@ -92,6 +92,7 @@ mod response;
 
 pub use detect::{Detection, DetectionReporter};
 pub use request::{cookie_pairs, CookiePairs, DeviceStatus, Method, RequestCookies};
+#[cfg(feature = "capi")]
 pub(crate) use response::SliceWriter;
 pub use response::{
     Header, HeaderValue, Headers, Issued, Merge, Outcome, ResponsePlan, CACHE_HEADERS,
