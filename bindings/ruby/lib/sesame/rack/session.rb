@@ -51,6 +51,8 @@ module Sesame
           "log out with a POST. Logged once per process."
       }.freeze
       REMOVED = %i[cookie_name bind_to_device secure same_site domain].freeze
+      LOWER = %w[Set-Cookie Cache-Control Expires Pragma Surrogate-Control CDN-Cache-Control
+                 Cloudflare-CDN-Cache-Control X-Accel-Expires Vary].to_h { |n| [n, n.downcase.freeze] }.freeze
       @warned = 0
       @lock = Mutex.new
 
@@ -140,22 +142,32 @@ module Sesame
       # Rack 2's canonical names and Set-Cookie lines joined by "\n".
       def self.merge_headers(headers, lines, rack3 = RACK3)
         headers = headers.dup if headers.frozen?
-        lines.each_line(chomp: true).group_by { |l| l[0, l.index(": ")] }.each do |name, group|
-          values = group.map { |l| l[(name.size + 2)..] }
-          old = headers.keys.select { |k| k.casecmp?(name) }.flat_map { |k| Array(headers.delete(k)) }
-          headers[rack3 ? name.downcase : name] =
-            case name
-            when "Set-Cookie"
-              cookies = old.flat_map { |v| v.split("\n") } + values
-              rack3 ? cookies : cookies.join("\n")
-            when "Vary"
-              fields = old.flat_map { |v| v.split(",") }.map(&:strip).reject(&:empty?)
-              known = fields.map(&:downcase)
-              (fields + values.reject { |v| known.include?(v.downcase) || known.include?("*") }).join(", ")
-            else values.last
-            end
+        keys = {} # lower-case name => the app's keys of that name
+        headers.each_key { |k| (keys[k.downcase] ||= []) << k }
+        cookies = []
+        lines.each_line(chomp: true) do |line|
+          name, value = line.split(": ", 2)
+          lower = LOWER[name] || name.downcase
+          next cookies << value if lower == "set-cookie"
+
+          old = keys.delete(lower)&.flat_map { |k| Array(headers.delete(k)) }
+          value = vary(old, value) if old && lower == "vary"
+          headers[rack3 ? lower : name] = value
+        end
+        unless cookies.empty?
+          old = keys.delete("set-cookie")&.flat_map { |k| Array(headers.delete(k)).flat_map { |v| v.split("\n") } }
+          cookies = old.concat(cookies) if old
+          headers[rack3 ? "set-cookie" : "Set-Cookie"] = rack3 ? cookies : cookies.join("\n")
         end
         headers
+      end
+
+      # The app's Vary fields with +value+ appended unless already there (or "*").
+      def self.vary(old, value)
+        fields = old.flat_map { |v| v.split(",") }.map(&:strip).reject(&:empty?)
+        known = fields.map(&:downcase)
+        fields << value unless known.include?(value.downcase) || known.include?("*")
+        fields.join(", ")
       end
 
       def hook(name, *args) # :nodoc:
@@ -176,7 +188,7 @@ module Sesame
       class Buffers
         POOL = :__sesame_rack_buffers__
 
-        attr_reader :request, :headers, :length, :flags
+        attr_reader :request, :headers, :length, :flags, :cookie
 
         def self.checkout
           Thread.current[POOL]&.pop || new
@@ -194,14 +206,15 @@ module Sesame
           @flags = ::FFI::MemoryPointer.new(:uint32)
         end
 
-        # The Cookie header copied into native memory: [pointer, length].
-        def cookie(header)
-          return [nil, 0] if header.nil? || header.empty?
+        # Copies the Cookie header into #cookie; returns its length.
+        def copy_cookie(header)
+          return 0 if header.nil?
 
-          length = [header.bytesize, COOKIE_COPY_MAX].min
+          length = header.bytesize
+          length = COOKIE_COPY_MAX if length > COOKIE_COPY_MAX
           @cookie = ::FFI::MemoryPointer.new(:char, length) if @cookie.size < length
           @cookie.put_bytes(0, header, 0, length)
-          [@cookie, length]
+          length
         end
 
         def read(pointer)
@@ -300,10 +313,10 @@ module Sesame
 
         def start
           request = @buffers.request
-          cookie, cookie_length = @buffers.cookie(@env["HTTP_COOKIE"])
+          cookie_length = @buffers.copy_cookie(@env["HTTP_COOKIE"])
           method = @env["REQUEST_METHOD"].to_s
           Sesame.check!(Native.sesame_request_begin(@ring, @mw.native_rules, method, method.bytesize,
-                                                    cookie, cookie_length, @now, request))
+                                                    @buffers.cookie, cookie_length, @now, request))
           foreign = request.get_uint32(Native::REQUEST_FOREIGN)
           detected(foreign) if foreign.positive?
           case request.get_uint32(Native::REQUEST_SESSION)
@@ -357,7 +370,9 @@ module Sesame
                                                      data, data ? data.bytesize : 0, @now,
                                                      b.headers, Native::HEADERS_CAP, b.length, b.flags))
           flags = b.flags.get_uint32(0)
-          Session::WARNINGS.each { |f, text| @mw.log(:warn, text) if flags.anybits?(f) && Session.warn_once?(f) }
+          unless flags.zero?
+            Session::WARNINGS.each { |f, text| @mw.log(:warn, text) if flags.anybits?(f) && Session.warn_once?(f) }
+          end
           b.length.get(:size_t, 0).zero? ? nil : b.read(b.headers)
         end
       end
