@@ -106,4 +106,43 @@ class CookieRulesTest < Minitest::Test
     assert_equal N::SESSION_VALID, request[:session]
     assert_equal 42, Sesame::Session.from_native(request.pointer, N::REQUEST_CLAIMS).user_id
   end
+
+  # The Ruby wrapper of the two calls, as the middleware uses it.
+  def test_request_objects
+    ring = ring_with(1)
+    rules = Sesame::CookieRules.new
+    login = rules.request(ring, "POST", nil, NOW)
+    assert_nil login.session
+    assert_equal N::SESSION_NONE, login.state
+    lines = login.finish(:login, user_id: 7, data: "d")
+    assert_equal [7, "d"], [login.session.user_id, login.session.data]
+    assert_raises(Sesame::UsageError) { login.finish }
+    assert login.finished?
+    login.release
+    cookie = lines.scan(/^Set-Cookie: ([^;]+);/).flatten.join("; ")
+
+    get = rules.request(ring, "GET", cookie, NOW + 1)
+    assert_equal [N::SESSION_VALID, 7, 0], [get.state, get.session.user_id, get.foreign_sessions]
+    assert_nil get.rejection
+    assert_nil get.finish
+    get.release
+    assert_raises(Sesame::UsageError) { get.finish }
+
+    expired = rules.request(ring, "GET", cookie, NOW + 86_401)
+    assert_equal Sesame::IdleExpired, expired.rejection
+    assert_nil expired.finish
+    expired.release
+
+    long = rules.request(ring, "GET", "#{cookie}; #{(1..2000).map { |i| "c#{i}=#{"v" * 10}" }.join("; ")}", NOW)
+    assert long.truncated?
+    long.release
+    foreign = rules.request(ring, "POST", "#{cookie}; __Host-sesame-s-AAAAAAAAAAA=x", NOW)
+    assert_equal 1, foreign.foreign_sessions
+    assert foreign.log_detection?
+    refute_includes foreign.detection_message, "=x"
+    assert_includes foreign.finish, "__Host-sesame-s-AAAAAAAAAAA=; Max-Age=0"
+    foreign.release
+    assert_equal 1, rules.detections
+    assert_raises(KeyError) { rules.request(ring, "GET", nil, NOW).finish(:nonsense) }
+  end
 end

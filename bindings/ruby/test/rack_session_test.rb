@@ -505,7 +505,7 @@ class RackSessionTest < Minitest::Test
     assert_raises(RuntimeError) { b.get("/boom") }
     b.get("/me")
     assert_equal "user=5 data=", b.body
-    assert_equal 1, Thread.current[Sesame::Rack::Session::Buffers::POOL].size
+    assert_equal 1, Thread.current[Sesame::CookieRules::Request::POOL].size
   end
 
   def test_handle_misuse

@@ -34,13 +34,12 @@ module Sesame
     # login and logout by POST rotate the device; a response that sets or
     # deletes a cookie carries no-store cache headers.
     #
-    # Thread-safe: one request lives in its Handle and in native buffers
-    # from a per-thread pool.
+    # Thread-safe: one request lives in its Handle and its
+    # Sesame::CookieRules::Request (native buffers from a per-thread pool).
     class Session
       ENV_SESSION = "sesame.session"
       ENV_HANDLE = "sesame.auth" # Rack SPEC: keys without a dot are reserved for CGI variables
       RACK3 = defined?(::Rack::Headers) ? true : false
-      COOKIE_COPY_MAX = 65_536 # the core reads 16 KiB of a Cookie header and flags the rest
       WARNINGS = { # SESAME_FINISH_WARN_* => what is logged, once per process
         Native::FINISH_WARN_UNPROTECTED_GET_LOGIN =>
           "a login on GET from a browser without a device cookie set both cookies on a cacheable response, " \
@@ -51,8 +50,6 @@ module Sesame
           "log out with a POST. Logged once per process."
       }.freeze
       REMOVED = %i[cookie_name bind_to_device secure same_site domain].freeze
-      LOWER = %w[Set-Cookie Cache-Control Expires Pragma Surrogate-Control CDN-Cache-Control
-                 Cloudflare-CDN-Cache-Control X-Accel-Expires Vary].to_h { |n| [n, n.downcase.freeze] }.freeze
       @warned = 0
       @lock = Mutex.new
 
@@ -66,7 +63,7 @@ module Sesame
         @lock.synchronize { @warned = 0 }
       end
 
-      attr_reader :keyring, :rules, :remember_for, :logger, :native_rules
+      attr_reader :keyring, :rules, :remember_for, :logger
 
       # keyring::               a Sesame::Keyring (required)
       # policy::                a Sesame::Policy (default: the library's)
@@ -113,7 +110,6 @@ module Sesame
         @app = app
         @keyring = keyring
         @rules = rules
-        @native_rules = rules.unsafe_native_pointer
         @remember_for = Convert.seconds(remember_for || rules.policy.absolute_lifetime || (30 * 86_400), "remember_for")
         @logger = logger
         @clock = clock
@@ -125,14 +121,13 @@ module Sesame
 
       def call(env)
         now = @clock ? Convert.unix_time(@clock.call, "clock") : Process.clock_gettime(Process::CLOCK_REALTIME, :second)
-        buffers = Buffers.checkout
-        handle = Handle.new(self, env, buffers, @keyring.unsafe_native_pointer, now)
+        request = @rules.request(@keyring, env["REQUEST_METHOD"], env["HTTP_COOKIE"], now)
+        handle = Handle.new(self, env, request)
         status, headers, body = @app.call(env)
         lines = handle.finish
         [status, lines ? Session.merge_headers(headers, lines) : headers, body]
       ensure
-        handle&.close
-        Buffers.checkin(buffers) if buffers
+        request&.release
       end
 
       # Merges sesame_request_finish's "Name: value\n" lines into response
@@ -147,7 +142,7 @@ module Sesame
         cookies = []
         lines.each_line(chomp: true) do |line|
           name, value = line.split(": ", 2)
-          lower = LOWER[name] || name.downcase
+          lower = name.downcase
           next cookies << value if lower == "set-cookie"
 
           old = keys.delete(lower)&.flat_map { |k| Array(headers.delete(k)) }
@@ -182,61 +177,22 @@ module Sesame
         end
       end
 
-      # Native buffers for one request: the sesame_request, a stable copy of
-      # the Cookie header (the core reads it until finish), finish's outputs.
-      # Pooled per thread (per fiber), so nested requests get their own.
-      class Buffers
-        POOL = :__sesame_rack_buffers__
-
-        attr_reader :request, :headers, :length, :flags, :cookie
-
-        def self.checkout
-          Thread.current[POOL]&.pop || new
-        end
-
-        def self.checkin(buffers)
-          (Thread.current[POOL] ||= []) << buffers
-        end
-
-        def initialize
-          @request = ::FFI::MemoryPointer.new(Native::REQUEST_SIZE)
-          @cookie = ::FFI::MemoryPointer.new(:char, 1024)
-          @headers = ::FFI::MemoryPointer.new(:char, Native::HEADERS_CAP)
-          @length = ::FFI::MemoryPointer.new(:size_t)
-          @flags = ::FFI::MemoryPointer.new(:uint32)
-        end
-
-        # Copies the Cookie header into #cookie; returns its length.
-        def copy_cookie(header)
-          return 0 if header.nil?
-
-          length = header.bytesize
-          length = COOKIE_COPY_MAX if length > COOKIE_COPY_MAX
-          @cookie = ::FFI::MemoryPointer.new(:char, length) if @cookie.size < length
-          @cookie.put_bytes(0, header, 0, length)
-          length
-        end
-
-        def read(pointer)
-          pointer.get_bytes(0, @length.get(:size_t, 0))
-        end
-      end
-
       # One request, for the app: env["sesame.auth"].
       class Handle
-        attr_reader :session, :now
+        attr_reader :session
 
-        def initialize(middleware, env, buffers, ring, now)
+        def initialize(middleware, env, request)
           @mw = middleware
           @env = env
-          @buffers = buffers
-          @ring = ring
-          @now = now
-          @action = Native::ACTION_KEEP
+          @request = request
+          @action = :keep
           @lines = nil
-          @finished = false
           env[ENV_HANDLE] = self
           env[ENV_SESSION] = start
+        end
+
+        def now
+          @request.now
         end
 
         def user_id
@@ -263,8 +219,8 @@ module Sesame
           Convert.u64(user_id, "user_id")
           raise Sesame::DataTooLong if Convert.bytes(data, "data")&.bytesize.to_i > Native::DATA_MAX
 
-          @lines = native_finish(Native::ACTION_LOGIN, user_id, remember_me ? @mw.remember_for : Native::NO_LIMIT, data)
-          @env[ENV_SESSION] = @session = Sesame::Session.from_native(@buffers.request, Native::REQUEST_CLAIMS)
+          @lines = finish_request(:login, user_id: user_id, lifetime: remember_me ? @mw.remember_for : nil, data: data)
+          @env[ENV_SESSION] = @session = @request.session
         end
 
         # Ends the session: on a non-GET request the response deletes the
@@ -276,7 +232,7 @@ module Sesame
           usable!
           @mw.hook(:on_logout, @session) if @session
           @env[ENV_SESSION] = @session = nil
-          @action = Native::ACTION_LOGOUT
+          @action = :logout
           nil
         end
 
@@ -288,7 +244,7 @@ module Sesame
           usable!
           return nil unless @session
 
-          cutoff = Time.at(@now)
+          cutoff = Time.at(now)
           @mw.hook(:on_logout_everywhere, @session.user_id, cutoff)
           logout
           cutoff
@@ -296,38 +252,26 @@ module Sesame
 
         # The response's header lines, or nil. :nodoc:
         def finish
-          @lines || (@finished ? nil : native_finish(@action, 0, Native::NO_LIMIT, nil))
+          @request.finished? ? @lines : finish_request(@action)
         rescue Sesame::Error => e
-          raise if @action == Native::ACTION_LOGOUT # a logout that did not happen is not a success
+          raise if @action == :logout # a logout that did not happen is not a success
 
           # Keep or reject fail only for reasons that are not the request's (the random source).
           @mw.log(:error, "could not apply the cookie rules: #{e.class.name} (#{e.message})")
           nil
         end
 
-        def close # :nodoc:
-          @buffers = nil
-        end
-
         private
 
         def start
-          request = @buffers.request
-          cookie_length = @buffers.copy_cookie(@env["HTTP_COOKIE"])
-          method = @env["REQUEST_METHOD"].to_s
-          Sesame.check!(Native.sesame_request_begin(@ring, @mw.native_rules, method, method.bytesize,
-                                                    @buffers.cookie, cookie_length, @now, request))
-          foreign = request.get_uint32(Native::REQUEST_FOREIGN)
-          detected(foreign) if foreign.positive?
-          case request.get_uint32(Native::REQUEST_SESSION)
-          when Native::SESSION_VALID, Native::SESSION_REFRESHED
-            @session = Sesame::Session.from_native(request, Native::REQUEST_CLAIMS)
+          request = @request
+          detected(request) if request.foreign_sessions.positive?
+          if (session = request.session)
+            @session = session
             reject("Sesame::Revoked (by the application)") if revoked?
-          when Native::SESSION_REJECTED
-            code = request.get_uint32(Native::REQUEST_REJECTED)
-            error = Sesame::ERRORS[code]
-            @mw.log(error && error <= Sesame::InvalidToken ? :warn : :info,
-                    "ignoring the session cookie: #{error&.name || code} (#{Sesame.default_message(code)})")
+          elsif (error = request.rejection)
+            @mw.log(error <= Sesame::InvalidToken ? :warn : :info,
+                    "ignoring the session cookie: #{error.name} (#{error.new.message})")
           end
           @session
         end
@@ -341,39 +285,29 @@ module Sesame
         def reject(why)
           @mw.log(:info, "ignoring the session cookie: #{why}")
           @session = nil
-          @action = Native::ACTION_REJECT
+          @action = :reject
         end
 
-        def detected(foreign)
+        def detected(request)
           begin
-            @mw.hook(:on_detection, foreign)
+            @mw.hook(:on_detection, request.foreign_sessions)
           rescue StandardError => e
             @mw.log(:error, "on_detection raised #{e.class.name}: #{e.message}")
           end
-          return unless @buffers.request.get_uint32(Native::REQUEST_FLAGS).anybits?(Native::REQUEST_LOG_DETECTION)
-
-          out = ::FFI::MemoryPointer.new(:char, Native::DETECTION_MESSAGE_CAP)
-          rc = Native.sesame_request_detection_message(@mw.native_rules, @buffers.request, out,
-                                                       Native::DETECTION_MESSAGE_CAP, @buffers.length)
-          @mw.log(:warn, @buffers.read(out).force_encoding(Encoding::UTF_8)) if rc.zero?
+          @mw.log(:warn, request.detection_message) if request.log_detection?
         end
 
         def usable!
-          raise Sesame::UsageError, "sesame: this request's response is done" if @buffers.nil?
-          raise Sesame::UsageError, "sesame: this request logged in already; log out in another" if @finished
+          raise Sesame::UsageError, "sesame: this response's cookies are decided (a login, or the response is done)" if @request.finished?
         end
 
-        def native_finish(action, user_id, lifetime, data)
-          b = @buffers
-          @finished = true
-          Sesame.check!(Native.sesame_request_finish(@ring, @mw.native_rules, b.request, action, user_id, lifetime,
-                                                     data, data ? data.bytesize : 0, @now,
-                                                     b.headers, Native::HEADERS_CAP, b.length, b.flags))
-          flags = b.flags.get_uint32(0)
+        def finish_request(action, **login)
+          lines = @request.finish(action, **login)
+          flags = @request.warnings
           unless flags.zero?
             Session::WARNINGS.each { |f, text| @mw.log(:warn, text) if flags.anybits?(f) && Session.warn_once?(f) }
           end
-          b.length.get(:size_t, 0).zero? ? nil : b.read(b.headers)
+          lines
         end
       end
     end
