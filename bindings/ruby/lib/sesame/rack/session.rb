@@ -219,7 +219,7 @@ module Sesame
           Convert.u64(user_id, "user_id")
           raise Sesame::DataTooLong if Convert.bytes(data, "data")&.bytesize.to_i > Native::DATA_MAX
 
-          @lines = finish_request(:login, user_id: user_id, lifetime: remember_me ? @mw.remember_for : nil, data: data)
+          @lines = finish_request(:login, user_id, remember_me ? @mw.remember_for : nil, data)
           @env[ENV_SESSION] = @session = @request.session
         end
 
@@ -301,8 +301,8 @@ module Sesame
           raise Sesame::UsageError, "sesame: this response's cookies are decided (a login, or the response is done)" if @request.finished?
         end
 
-        def finish_request(action, **login)
-          lines = @request.finish(action, **login)
+        def finish_request(action, user_id = 0, lifetime = nil, data = nil)
+          lines = @request.finish(action, user_id: user_id, lifetime: lifetime, data: data)
           flags = @request.warnings
           unless flags.zero?
             Session::WARNINGS.each { |f, text| @mw.log(:warn, text) if flags.anybits?(f) && Session.warn_once?(f) }
