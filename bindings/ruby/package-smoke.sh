@@ -13,7 +13,7 @@
 #    seal, open and load a keyset;
 # 4. extracts README.md's ```ruby quickstart block and runs it (exit 0);
 # 5. loads README.md's config.ru through Rack (when rack is installed) and
-#    logs in and out through it.
+#    logs in and out (by POST) through it.
 # Any failure stops it with a message and a non-zero exit.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -88,13 +88,26 @@ if ruby -e 'require "rack"' 2>/dev/null; then
     app = Rack::Builder.parse_file("config.ru")
     app = app.first if app.is_a?(Array) # rack 2 returns [app, options]
     req = Rack::MockRequest.new(app)
-    login = req.get("/login")
-    cookie = login.headers["set-cookie"] || login.headers["Set-Cookie"]
-    abort "no session cookie at /login: #{login.headers.inspect}" unless cookie.to_s.start_with?("sesame=")
-    me = req.get("/", "HTTP_COOKIE" => cookie.to_s.split(";").first)
-    abort "GET / with the cookie said #{me.body.inspect}" unless me.body == "user 42\n"
-    abort "GET / without it said #{req.get("/").body.inspect}" unless req.get("/").body == "logged out\n"
-    puts "   config.ru: login, request with the cookie, request without it ok"
+    jar = {}
+    send = lambda do |method, path|
+      env = jar.empty? ? {} : { "HTTP_COOKIE" => jar.map { |k, v| "#{k}=#{v}" }.join("; ") }
+      res = req.request(method, "https://example.com#{path}", env)
+      Array(res.headers["set-cookie"] || res.headers["Set-Cookie"]).flat_map { |v| v.split("\n") }.each do |line|
+        name, value = line.split(";").first.split("=", 2)
+        line.include?("Max-Age=0") ? jar.delete(name) : jar[name] = value
+      end
+      res
+    end
+    login = send.call("POST", "/login")
+    abort "POST /login set #{jar.keys.inspect}" unless jar.keys.sort == jar.keys.grep(/\A__Host-sesame-(device|s-)/).sort && jar.size == 2
+    abort "no no-store at /login: #{login.headers.inspect}" unless (login.headers["cache-control"] || login.headers["Cache-Control"]) == "private, no-store"
+    abort "POST /login said #{login.body.inspect}" unless login.body == "user 42\n"
+    me = send.call("GET", "/")
+    abort "GET / with the cookies said #{me.body.inspect}" unless me.body == "user 42\n"
+    abort "GET / without them said #{req.get("/").body.inspect}" unless req.get("/").body == "logged out\n"
+    send.call("POST", "/logout")
+    abort "after POST /logout: #{send.call("GET", "/").body.inspect}" unless send.call("GET", "/").body == "logged out\n"
+    puts "   config.ru: login by POST, request with the cookies, without them, logout by POST ok"
   ' || fail "the README config.ru does not work"
 else
   echo "== (rack not installed: README config.ru not checked)"

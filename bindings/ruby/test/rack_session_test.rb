@@ -9,11 +9,24 @@ require "stringio"
 require "sesame/rack/session"
 
 # Sesame::Rack::Session driven end to end through Rack::MockRequest (and
-# Rack::Lint on both sides of the middleware).
+# Rack::Lint on both sides of the middleware), with browsers that keep a
+# cookie jar the way a browser does (Max-Age=0 deletes).
 class RackSessionTest < Minitest::Test
   include SesameTestHelper
 
   APP_CACHE_CONTROL = "public, max-age=60"
+  DEVICE = "__Host-sesame-device"
+  PREFIX = "__Host-sesame-s-"
+  CACHE_HEADERS = {
+    "Cache-Control" => "private, no-store",
+    "Expires" => "Thu, 01 Jan 1970 00:00:00 GMT",
+    "Pragma" => "no-cache",
+    "Surrogate-Control" => "no-store",
+    "CDN-Cache-Control" => "no-store",
+    "Cloudflare-CDN-Cache-Control" => "no-store",
+    "X-Accel-Expires" => "0",
+    "Vary" => "Cookie"
+  }.freeze
 
   class Clock
     attr_accessor :now
@@ -28,10 +41,12 @@ class RackSessionTest < Minitest::Test
   end
 
   # A browser: a cookie jar over Rack::MockRequest. Every response it sees is
-  # checked: a response that sets or clears a cookie of the middleware has
-  # exactly "Cache-Control: private, no-store"; any other keeps the app's.
+  # checked against the rules: one that sets or deletes a cookie carries all
+  # the cache headers; any other keeps the app's Cache-Control; a GET/HEAD
+  # response never sets the device cookie nor deletes a cookie.
   class Browser
     attr_reader :cookies, :last
+    attr_accessor :get_login_caveat # expect the device cookie on a GET login
 
     def initialize(test, app)
       @test = test
@@ -40,10 +55,30 @@ class RackSessionTest < Minitest::Test
     end
 
     def get(path)
-      env = { "HTTP_COOKIE" => @cookies.map { |k, v| "#{k}=#{v}" }.join("; ") }
-      env.delete("HTTP_COOKIE") if @cookies.empty?
-      @last = ::Rack::MockRequest.new(@app).get("https://example.com#{path}", env)
-      set_cookies.each do |line|
+      request("GET", path)
+    end
+
+    def post(path)
+      request("POST", path)
+    end
+
+    def request(method, path)
+      env = { method: method }
+      env["HTTP_COOKIE"] = cookie_header unless @cookies.empty?
+      @last = ::Rack::MockRequest.new(@app).request(method, "https://example.com#{path}", env)
+      check(method)
+      apply(@last)
+      @last
+    end
+
+    def cookie_header
+      @cookies.map { |k, v| "#{k}=#{v}" }.join("; ")
+    end
+
+    # Stores a response's Set-Cookie lines, as a browser (or a shared
+    # cache replaying the response to it) does.
+    def apply(response)
+      Browser.set_cookies(response).each do |line|
         name, value = line.split(";").first.split("=", 2)
         if line.include?("Max-Age=0")
           @cookies.delete(name)
@@ -51,29 +86,42 @@ class RackSessionTest < Minitest::Test
           @cookies[name] = value
         end
       end
-      check_cache_control
-      @last
+    end
+
+    def self.set_cookies(response)
+      Array(response.headers["Set-Cookie"]).flat_map { |v| v.split("\n") }
+    end
+
+    def set_cookies
+      Browser.set_cookies(@last)
     end
 
     def body
       @last.body
     end
 
-    def set_cookies
-      Array(@last.headers["Set-Cookie"]).flat_map { |v| v.split("\n") }
+    def session_names
+      @cookies.keys.select { |k| k.start_with?(PREFIX) }
     end
 
-    def session_cookie_line
-      set_cookies.find { |l| l.start_with?("sesame=") }
+    def device
+      @cookies[DEVICE]
     end
 
-    def check_cache_control
-      if set_cookies.any? { |l| l.start_with?("sesame=", "sesame_device=") }
-        @test.assert_equal "private, no-store", @last.headers["Cache-Control"], "Set-Cookie without no-store"
+    def check(method)
+      headers = @last.headers
+      if set_cookies.empty?
+        @test.assert_equal APP_CACHE_CONTROL, headers["Cache-Control"], "Cache-Control changed without Set-Cookie"
       else
-        @test.assert_equal APP_CACHE_CONTROL, @last.headers["Cache-Control"], "Cache-Control changed without Set-Cookie"
+        CACHE_HEADERS.each { |name, value| @test.assert_equal value, headers[name], "#{name} with Set-Cookie" }
       end
-      @test.assert_equal 1, @last.headers.keys.count { |k| k.casecmp?("cache-control") }
+      @test.assert_equal 1, headers.keys.count { |k| k.casecmp?("cache-control") }
+      return unless %w[GET HEAD].include?(method)
+
+      unless @get_login_caveat
+        @test.assert(set_cookies.none? { |l| l.start_with?("#{DEVICE}=") }, "a GET response set the device cookie")
+      end
+      @test.assert(set_cookies.none? { |l| l.include?("Max-Age=0") }, "a GET response deleted a cookie")
     end
   end
 
@@ -83,8 +131,7 @@ class RackSessionTest < Minitest::Test
     text =
       case req.path_info
       when "/login"
-        data = req.params["data"]
-        s = sesame.login(Integer(req.params["user"]), data: data, remember_me: req.params["remember"] == "1")
+        s = sesame.login(Integer(req.params["user"]), data: req.params["data"], remember_me: req.params["remember"] == "1")
         "logged in #{s.user_id}"
       when "/logout"
         sesame.logout
@@ -97,129 +144,228 @@ class RackSessionTest < Minitest::Test
         s = env["sesame.session"]
         s ? "user=#{s.user_id} data=#{s.data}" : "anonymous"
       end
-    [200, { "Content-Type" => "text/plain", "Cache-Control" => APP_CACHE_CONTROL }, [text]]
+    [200, { "Content-Type" => "text/plain", "Cache-Control" => APP_CACHE_CONTROL }, req.head? ? [] : [text]]
   end
 
   def setup
+    Sesame::Rack::Session.reset_warnings!
     @clock = Clock.new(NOW)
     @log = StringIO.new
     @ring = ring_with(1)
     @cutoffs = {}
-    @denied = []
+    @detections = []
   end
 
-  def app(**options)
+  def middleware(**options)
     defaults = {
       keyring: @ring,
       logger: Logger.new(@log),
       clock: -> { @clock.now },
       revoked_before: ->(user_id) { @cutoffs[user_id] },
-      on_logout_everywhere: ->(user_id, at) { @cutoffs[user_id] = at }
+      on_logout_everywhere: ->(user_id, at) { @cutoffs[user_id] = at },
+      on_detection: ->(foreign) { @detections << foreign }
     }
-    middleware = Sesame::Rack::Session.new(::Rack::Lint.new(APP), **defaults, **options)
-    ::Rack::Lint.new(middleware)
+    Sesame::Rack::Session.new(::Rack::Lint.new(APP), **defaults, **options)
   end
 
-  def browser(**options)
-    Browser.new(self, app(**options))
+  def app(**options)
+    ::Rack::Lint.new(middleware(**options))
   end
 
-  def test_anonymous_request_is_untouched
+  def browser(app = nil, **options)
+    Browser.new(self, app || self.app(**options))
+  end
+
+  def warnings
+    @log.string.lines.grep(/\AW, /)
+  end
+
+  def test_anonymous_get_is_untouched
     b = browser
     b.get("/")
     assert_equal "anonymous", b.body
     assert_empty b.set_cookies
-    assert_equal APP_CACHE_CONTROL, b.last.headers["Cache-Control"]
     assert_nil b.last.headers["Vary"]
   end
 
-  def test_login_request_logout
+  def test_anonymous_post_gets_a_device_cookie_only
     b = browser
-    b.get("/login?user=42")
-    assert_equal "logged in 42", b.body
-    line = b.session_cookie_line
-    assert_match(/\Asesame=[A-Za-z0-9_-]{80,99}; Path=\/; Secure; HttpOnly; SameSite=Lax\z/, line)
-    refute_includes line, "Max-Age" # a browser-session cookie
-    assert_equal "private, no-store", b.last.headers["Cache-Control"]
-    assert_equal "Cookie", b.last.headers["Vary"]
-
-    @clock.advance(60)
-    b.get("/me")
-    assert_equal "user=42 data=", b.body
-    assert_empty b.set_cookies # not due for a refresh: nothing set, app's Cache-Control kept
-    assert_equal "Cookie", b.last.headers["Vary"]
-
-    b.get("/logout")
-    assert_equal "bye", b.body
-    assert_match(/\Asesame=; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970/, b.session_cookie_line)
-    assert_equal "private, no-store", b.last.headers["Cache-Control"]
-    b.get("/me")
+    b.post("/")
     assert_equal "anonymous", b.body
+    assert_equal 1, b.set_cookies.size
+    assert_match(/\A#{DEVICE}=[A-Za-z0-9_-]{22}; Max-Age=34560000; Path=\/; Secure; HttpOnly; SameSite=Lax\z/o,
+                 b.set_cookies.first)
+  end
+
+  def test_login_by_post_sets_device_and_session_cookies_and_cache_headers
+    b = browser
+    b.post("/login?user=5")
+    assert_equal "logged in 5", b.body
+    assert_equal 2, b.set_cookies.size
+    assert b.set_cookies[0].start_with?("#{DEVICE}=")
+    assert_match(/\A#{PREFIX}[A-Za-z0-9_-]{11}=[A-Za-z0-9_-]+; Max-Age=86400; Path=\/; Secure; HttpOnly; SameSite=Lax\z/o,
+                 b.set_cookies[1])
+    assert_equal 1, b.session_names.size
+    b.get("/me")
+    assert_equal "user=5 data=", b.body
+    assert_empty b.set_cookies, "a valid session that is not due sets nothing"
+    assert_equal APP_CACHE_CONTROL, b.last.headers["Cache-Control"]
   end
 
   def test_login_with_data_and_remember_me
-    b = browser
-    b.get("/login?user=7&data=role%3Dadmin&remember=1")
-    assert_match(/; Max-Age=1209600\z/, b.session_cookie_line) # the policy's absolute lifetime
+    b = browser(remember_for: 3600)
+    b.post("/login?user=6&data=theme%3Ddark&remember=1")
     b.get("/me")
-    assert_equal "user=7 data=role=admin", b.body
-    @clock.advance(1000) # due for a refresh: Max-Age counts down from login
-    b.get("/me")
-    assert_match(/; Max-Age=#{1_209_600 - 1000}\z/, b.session_cookie_line)
+    assert_equal "user=6 data=theme=dark", b.body
+    session = nil
+    inner = lambda do |env|
+      session = env["sesame.session"]
+      [200, {}, []]
+    end
+    ::Rack::MockRequest.new(Sesame::Rack::Session.new(inner, keyring: @ring, clock: -> { @clock.now }))
+                       .get("/", "HTTP_COOKIE" => b.cookie_header)
+    assert_equal 3600, session.lifetime
   end
 
-  def test_refresh_when_due
-    b = browser
-    b.get("/login?user=5")
-    first = b.cookies["sesame"]
-    @clock.advance(899)
-    b.get("/me")
-    assert_empty b.set_cookies
-    @clock.advance(1) # 900 s: the default refresh_after
+  def test_get_refresh_sets_only_the_session_cookie
+    b = browser(policy: Sesame::Policy.new(refresh_after: 60))
+    b.post("/login?user=5")
+    name = b.session_names.first
+    old = b.cookies[name]
+    device = b.device
+    @clock.advance(120)
     b.get("/me")
     assert_equal "user=5 data=", b.body
-    refute_equal first, b.cookies["sesame"]
-    assert_equal "private, no-store", b.last.headers["Cache-Control"]
-    s = @ring.open(b.cookies["sesame"], now: @clock.now)
-    assert_equal NOW, s.issued_at_i
-    assert_equal NOW + 900, s.refreshed_at_i
-    assert_equal @ring.open(first, now: @clock.now).session_id, s.session_id
+    assert_equal 1, b.set_cookies.size, b.set_cookies.inspect
+    assert b.set_cookies.first.start_with?("#{name}="), "the refresh is under the browser's own name"
+    refute_equal old, b.cookies[name]
+    assert_equal device, b.device
+    assert_equal [name], b.session_names
   end
 
-  def test_idle_expiry
+  # The incident: a shared cache replays Alice's refresh (a GET response
+  # with her Set-Cookie) to Bob.
+  def test_replayed_foreign_refresh_cookie_is_inert_and_detected
+    rules = Sesame::CookieRules.new(policy: Sesame::Policy.new(refresh_after: 60))
+    shared = app(rules: rules)
+    alice = browser(shared)
+    bob = browser(shared)
+    alice.post("/login?user=1")
+    bob.post("/login?user=2")
+    @clock.advance(120)
+    refresh = alice.get("/me")
+    alice_token = alice.cookies[alice.session_names.first]
+    assert_equal 1, Browser.set_cookies(refresh).size
+
+    bob.apply(refresh) # the cache's replay
+    assert_equal 2, bob.session_names.size
+    bob.get("/me")
+    assert_equal "user=2 data=", bob.body, "Bob stays Bob"
+    assert bob.set_cookies.none? { |l| l.start_with?("#{alice.session_names.first}=") }
+    assert_equal [1], @detections
+    assert_equal 1, rules.detections
+    assert_equal 1, warnings.size, @log.string
+    refute_includes @log.string, alice_token
+
+    # Counted every time, logged at most once a minute.
+    bob.get("/me")
+    assert_equal [1, 1], @detections
+    assert_equal 2, rules.detections
+    assert_equal 1, warnings.size
+
+    # Bob's next POST deletes the foreign cookie and keeps his session.
+    bob.post("/me")
+    assert_equal "user=2 data=", bob.body
+    assert_includes bob.set_cookies, "#{alice.session_names.first}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"
+    assert_equal 1, bob.session_names.size
+    assert_equal 3, rules.detections, "the POST carried it too"
+    bob.get("/me")
+    assert_equal "user=2 data=", bob.body
+    assert_equal 3, rules.detections, "gone from the jar"
+    assert_equal [1, 1, 1], @detections
+    assert_equal 1, warnings.size
+    alice.get("/me")
+    assert_equal "user=1 data=", alice.body
+  end
+
+  def test_post_deletes_every_foreign_cookie
     b = browser
-    b.get("/login?user=5")
-    @clock.advance(86_400)
+    b.post("/login?user=3")
+    foreign = Array.new(3) { |i| "#{PREFIX}Abcdefghij#{i}" }
+    foreign.each { |name| b.cookies[name] = "x" }
+    b.post("/me")
+    assert_equal "user=3 data=", b.body
+    foreign.each { |name| assert_includes b.set_cookies, "#{name}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax" }
+    assert_equal 1, b.session_names.size
+    assert_equal [3], @detections
+  end
+
+  def test_logout_by_post_rotates_the_device_and_ends_the_session
+    b = browser
+    b.post("/login?user=4")
+    device = b.device
+    old_name = b.session_names.first
+    old_token = b.cookies[old_name]
+    b.post("/logout")
+    assert_equal "bye", b.body
+    assert b.set_cookies[0].start_with?("#{DEVICE}=")
+    assert_includes b.set_cookies, "#{old_name}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"
+    refute_equal device, b.device
+    assert_empty b.session_names
     b.get("/me")
-    assert_equal 200, b.last.status
     assert_equal "anonymous", b.body
-    assert_match(/\Asesame=;.*Max-Age=0/, b.session_cookie_line)
-    assert_nil b.cookies["sesame"]
-    assert_includes @log.string, "Sesame::IdleExpired"
+    # A cached copy of the old session cookie is foreign to the new device.
+    b.cookies[old_name] = old_token
+    b.get("/me")
+    assert_equal "anonymous", b.body
+    assert_equal [1], @detections
   end
 
-  def test_absolute_expiry_despite_refreshes
-    policy = Sesame::Policy.new(idle_timeout: 100, absolute_lifetime: 1000, refresh_after: 30)
-    b = browser(policy: policy)
-    b.get("/login?user=5")
-    refreshes = 0
-    loop do
-      @clock.advance(50)
-      b.get("/me")
-      break if b.body == "anonymous"
-
-      refreshes += 1 if b.session_cookie_line
-    end
-    assert_equal NOW + 1000, @clock.now
-    assert_equal 19, refreshes
-    assert_includes @log.string, "Sesame::LifetimeExpired"
-    assert_equal "private, no-store", b.last.headers["Cache-Control"]
-  end
-
-  def test_bad_cookies_mean_no_session_never_an_error
+  def test_get_logout_sets_nothing_and_warns_once
     b = browser
-    b.get("/login?user=5")
-    good = b.cookies["sesame"]
+    b.post("/login?user=4")
+    b.get("/logout")
+    assert_equal "bye", b.body
+    assert_empty b.set_cookies
+    assert_equal 1, warnings.size
+    assert_includes warnings.first, "logout on GET"
+    b.get("/logout")
+    assert_equal 1, warnings.size, "once per process"
+    b.get("/me")
+    assert_equal "user=4 data=", b.body, "documented: a GET logout cannot take effect"
+  end
+
+  def test_get_login_with_a_device_sets_only_the_session_cookie
+    b = browser
+    b.post("/") # the device cookie first
+    device = b.device
+    b.get("/login?user=9") # an OAuth callback
+    assert_equal 1, b.set_cookies.size
+    assert b.set_cookies.first.start_with?(PREFIX)
+    assert_equal device, b.device
+    assert_empty warnings
+    b.get("/me")
+    assert_equal "user=9 data=", b.body
+  end
+
+  def test_get_login_without_a_device_warns_once
+    b = browser
+    b.get_login_caveat = true
+    b.get("/login?user=9")
+    assert_equal 2, b.set_cookies.size, "the caveat: it has to set both"
+    assert_equal 1, warnings.size
+    assert_includes warnings.first, "login on GET"
+    other = browser
+    other.get_login_caveat = true
+    other.get("/login?user=10")
+    assert_equal 1, warnings.size
+  end
+
+  def test_bad_or_expired_cookies_set_nothing_on_get_and_are_deleted_on_post
+    b = browser
+    b.post("/login?user=5")
+    name = b.session_names.first
+    good = b.cookies[name]
     tampered = good.dup
     tampered[20] = tampered[20] == "A" ? "B" : "A"
     {
@@ -228,151 +374,198 @@ class RackSessionTest < Minitest::Test
       "A" * 400 => "Sesame::TooLong",
       ring_with(9).seal(user_id: 5, now: NOW) => "Sesame::UnknownKey"
     }.each do |cookie, error|
-      b.cookies["sesame"] = cookie
+      b.cookies[name] = cookie
       b.get("/me")
       assert_equal 200, b.last.status
       assert_equal "anonymous", b.body
-      assert_match(/\Asesame=;.*Max-Age=0/, b.session_cookie_line)
-      assert_equal "private, no-store", b.last.headers["Cache-Control"]
+      assert_empty b.set_cookies
       assert_includes @log.string, error
       refute_includes @log.string, cookie
+      b.post("/me")
+      assert_equal "anonymous", b.body
+      assert_includes b.set_cookies, "#{name}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"
+      refute b.cookies.key?(name)
     end
-  end
 
-  def test_a_failed_refresh_keeps_the_session_and_is_logged
-    ring = Sesame::Keyring.new.add_key(1, KEY).add_key(2, Sesame::Keyring.generate_key).promote(2)
-    b = browser(keyring: ring)
-    b.get("/login?user=6") # sealed under key 2
-    ring.promote(1).retire(1) # a botched rotation: key 2 still opens, but nothing can seal
-    assert_nil ring.primary_id
-    @clock.advance(900)
-    b.get("/me")
-    assert_equal "user=6 data=", b.body
-    assert_empty b.set_cookies
-    assert_includes @log.string, "could not refresh a valid session: Sesame::NoPrimaryKey"
-  end
-
-  def test_app_errors_propagate_without_cookie_changes
-    b = browser
-    b.get("/login?user=5")
-    assert_raises(RuntimeError) { b.get("/boom") }
-  end
-
-  def test_device_binding
-    alice = browser(bind_to_device: true)
-    alice.get("/login?user=1")
-    lines = alice.set_cookies
-    assert_equal 2, lines.size
-    assert_match(/\Asesame_device=[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=34560000\z/,
-                 lines.find { |l| l.start_with?("sesame_device=") })
-    assert_equal "private, no-store", alice.last.headers["Cache-Control"]
-    alice.get("/me")
-    assert_equal "user=1 data=", alice.body
-    device = alice.cookies["sesame_device"]
-    token = alice.cookies["sesame"]
-    assert_raises(Sesame::AuthFailed) { @ring.open(token, now: NOW) } # bound: opens only with the device context
-    assert_equal 1, @ring.open(token, context: Digest::SHA256.digest(device), now: NOW).user_id
-
-    # Bob has his own device cookie; Alice's session cookie in his browser is rejected.
-    bob = browser(bind_to_device: true)
-    bob.get("/login?user=2")
-    bob_device = bob.cookies["sesame_device"]
-    refute_equal device, bob_device
-    bob.cookies["sesame"] = token
-    bob.get("/me")
-    assert_equal "anonymous", bob.body
-    assert_match(/\Asesame=;.*Max-Age=0/, bob.session_cookie_line)
-    assert_includes @log.string, "Sesame::AuthFailed"
-    assert_equal bob_device, bob.cookies["sesame_device"] # Bob keeps his device cookie
-    assert_equal 1, bob.set_cookies.size # only the session cookie is cleared
-
-    # A browser with no device cookie at all: rejected too.
-    eve = browser(bind_to_device: true)
-    eve.cookies["sesame"] = token
-    eve.get("/me")
-    assert_equal "anonymous", eve.body
-    assert_includes @log.string, "without a valid device cookie"
-
-    # Alice is unaffected, and a refresh keeps the binding and renews the device cookie.
-    @clock.advance(900)
-    alice.get("/me")
-    assert_equal "user=1 data=", alice.body
-    assert_equal device, alice.cookies["sesame_device"]
-    assert alice.set_cookies.any? { |l| l.start_with?("sesame_device=#{device};") }
-
-    # Logging in again reuses the device cookie.
-    alice.get("/login?user=1")
-    assert_equal device, alice.cookies["sesame_device"]
-  end
-
-  def test_unbound_session_cookie_rejected_when_binding_is_on
-    b = browser(bind_to_device: true)
-    b.get("/login?user=1")
-    b.cookies["sesame"] = @ring.seal(user_id: 1, now: NOW) # sealed without a device context
+    b.post("/login?user=5")
+    @clock.advance(86_401) # the default idle timeout
     b.get("/me")
     assert_equal "anonymous", b.body
+    assert_empty b.set_cookies
+    assert_includes @log.string, "Sesame::IdleExpired"
+    b.post("/me")
+    assert b.set_cookies.any? { |l| l.start_with?(PREFIX) && l.include?("Max-Age=0") }
+    assert_empty b.session_names
+  end
+
+  def test_absolute_expiry_despite_refreshes
+    b = browser(policy: Sesame::Policy.new(idle_timeout: 3600, absolute_lifetime: 3 * 3600, refresh_after: 60))
+    b.post("/login?user=5")
+    5.times do
+      @clock.advance(1800)
+      b.get("/me")
+    end
+    assert_equal "user=5 data=", b.body
+    @clock.advance(1800 + 1)
+    b.get("/me")
+    assert_equal "anonymous", b.body
+    assert_includes @log.string, "Sesame::LifetimeExpired"
+  end
+
+  def test_invalid_cookie_names_raise_at_construction
+    assert_raises(Sesame::InvalidCookieName) { middleware(device_cookie_name: "session") }
+    assert_raises(Sesame::InvalidCookieName) { middleware(session_cookie_prefix: "rack.session") }
+    assert_raises(Sesame::InvalidCookieName) { middleware(device_cookie_name: "no good") }
+  end
+
+  def test_custom_cookie_names
+    b = browser(device_cookie_name: "__Host-app-device", session_cookie_prefix: "__Host-app-s-")
+    b.post("/login?user=5")
+    assert_equal ["__Host-app-device", "__Host-app-s-"], b.cookies.keys.map { |k| k.sub(/s-.*/, "s-") }
+    b.get("/me")
+    assert_equal "user=5 data=", b.body
+  end
+
+  def test_options
+    assert_raises(TypeError) { Sesame::Rack::Session.new(APP, keyring: "nope") }
+    assert_raises(TypeError) { Sesame::Rack::Session.new(APP, keyring: @ring, policy: {}) }
+    assert_raises(TypeError) { Sesame::Rack::Session.new(APP, keyring: @ring, revoked_before: 5) }
+    assert_raises(TypeError) { Sesame::Rack::Session.new(APP, keyring: @ring, on_detection: 5) }
+    assert_raises(TypeError) { Sesame::Rack::Session.new(APP, keyring: @ring, rules: {}) }
+    rules = Sesame::CookieRules.new
+    assert_raises(ArgumentError) { Sesame::Rack::Session.new(APP, keyring: @ring, rules: rules, policy: Sesame::Policy.new) }
+    assert_same rules, Sesame::Rack::Session.new(APP, keyring: @ring, rules: rules).rules
+    %i[bind_to_device cookie_name secure same_site domain].each do |removed|
+      e = assert_raises(ArgumentError) { Sesame::Rack::Session.new(APP, keyring: @ring, removed => true) }
+      assert_includes e.message, "docs/COOKIES.md"
+    end
+    e = assert_raises(ArgumentError) { Sesame::Rack::Session.new(APP, keyring: @ring, nonsense: 1) }
+    assert_includes e.message, "nonsense"
+    mw = Sesame::Rack::Session.new(APP, keyring: @ring, policy: Sesame::Policy.new(idle_timeout: 600))
+    assert_equal 600, mw.policy.idle_timeout
   end
 
   def test_logout_everywhere
     laptop = browser
     phone = browser
-    laptop.get("/login?user=8")
-    phone.get("/login?user=8")
+    laptop.post("/login?user=8")
+    phone.post("/login?user=8")
     other_user = browser
-    other_user.get("/login?user=9")
+    other_user.post("/login?user=9")
     @clock.advance(10)
 
-    phone.get("/logout_everywhere")
+    phone.post("/logout_everywhere")
     assert_equal "cutoff #{NOW + 10}", phone.body
     assert_equal Time.at(NOW + 10), @cutoffs[8]
-    assert_match(/\Asesame=;.*Max-Age=0/, phone.session_cookie_line)
+    assert_empty phone.session_names
 
     laptop.get("/me")
     assert_equal "anonymous", laptop.body
+    assert_empty laptop.set_cookies, "an app-side rejection on GET deletes nothing"
     assert_includes @log.string, "Sesame::Revoked"
+    laptop.post("/me")
+    assert_empty laptop.session_names, "and on POST deletes the cookie"
     other_user.get("/me")
     assert_equal "user=9 data=", other_user.body
 
     # A login in the same second as the cut-off is not revoked.
-    laptop.get("/login?user=8")
+    laptop.post("/login?user=8")
     laptop.get("/me")
     assert_equal "user=8 data=", laptop.body
   end
 
-  # The first seed: a copy of the cookie replayed after logout. Stateless
-  # tokens stay valid until they expire, unless the app deny-lists the session.
-  def test_replay_after_logout
-    b = browser
-    b.get("/login?user=3")
-    stolen = b.cookies["sesame"]
-    b.get("/logout")
-    thief = browser
-    thief.cookies["sesame"] = stolen
-    thief.get("/me")
-    assert_equal "user=3 data=", thief.body, "documented: logout alone only deletes this browser's cookie"
-
+  # A copy of the cookies (device and session) replayed after logout:
+  # stateless tokens open until they expire, unless the app deny-lists them.
+  def test_copied_cookies_after_logout
     denylist = []
-    b = browser(on_logout: ->(s) { denylist << s.session_id }, session_revoked: ->(s) { denylist.include?(s.session_id) })
-    b.get("/login?user=3")
-    stolen = b.cookies["sesame"]
-    b.get("/logout")
+    options = { on_logout: ->(s) { denylist << s.session_id }, session_revoked: ->(s) { denylist.include?(s.session_id) } }
+    b = browser(**options)
+    b.post("/login?user=3")
+    stolen = b.cookies.dup
+    b.post("/logout")
     assert_equal 1, denylist.size
-    thief = browser(on_logout: ->(_) {}, session_revoked: ->(s) { denylist.include?(s.session_id) })
-    thief.cookies["sesame"] = stolen
+    thief = browser(**options)
+    thief.cookies.replace(stolen)
     thief.get("/me")
     assert_equal "anonymous", thief.body
+
+    b = browser
+    b.post("/login?user=3")
+    stolen = b.cookies.dup
+    b.post("/logout")
+    thief = browser
+    thief.cookies.replace(stolen)
+    thief.get("/me")
+    assert_equal "user=3 data=", thief.body, "documented: logout alone only changes this browser's cookies"
   end
 
-  # The second seed: two users hammering the same path from several threads,
-  # with a refresh on every request so every response carries a Set-Cookie.
-  # Each response must name the user whose cookie was sent, and any cookie it
-  # sets must belong to that user; every one must be private, no-store.
+  def test_app_errors_propagate_and_buffers_are_reused
+    b = browser
+    b.post("/login?user=5")
+    assert_raises(RuntimeError) { b.get("/boom") }
+    b.get("/me")
+    assert_equal "user=5 data=", b.body
+    assert_equal 1, Thread.current[Sesame::CookieRules::Request::POOL].size
+  end
+
+  def test_handle_misuse
+    kept = nil
+    inner = lambda do |env|
+      kept = env["sesame.auth"]
+      kept.login(1)
+      assert_raises(Sesame::UsageError) { kept.logout }
+      assert_raises(Sesame::UsageError) { kept.login(2) }
+      [200, {}, []]
+    end
+    ::Rack::MockRequest.new(Sesame::Rack::Session.new(inner, keyring: @ring)).post("/")
+    assert_raises(Sesame::UsageError) { kept.login(3) }
+    assert_equal 1, kept.user_id
+    assert_raises(Sesame::DataTooLong) do
+      ::Rack::MockRequest.new(Sesame::Rack::Session.new(->(env) { env["sesame.auth"].login(1, data: "x" * 129) },
+                                                       keyring: @ring)).post("/")
+    end
+    assert_raises(Sesame::NoPrimaryKey) do
+      ::Rack::MockRequest.new(Sesame::Rack::Session.new(->(env) { env["sesame.auth"].login(1) },
+                                                       keyring: Sesame::Keyring.new)).post("/")
+    end
+  end
+
+  def test_logout_then_login_switches_user
+    b = browser
+    b.post("/login?user=1")
+    inner = lambda do |env|
+      env["sesame.auth"].logout
+      env["sesame.auth"].login(2)
+      [200, { "Cache-Control" => APP_CACHE_CONTROL }, []]
+    end
+    logged_out = []
+    switch = Browser.new(self, Sesame::Rack::Session.new(inner, keyring: @ring, clock: -> { @clock.now },
+                                                              on_logout: ->(s) { logged_out << s.user_id }))
+    switch.cookies.replace(b.cookies)
+    switch.post("/switch")
+    assert_equal [1], logged_out
+    b.cookies.replace(switch.cookies)
+    b.get("/me")
+    assert_equal "user=2 data=", b.body
+  end
+
+  def test_head_is_treated_like_get
+    b = browser
+    b.get_login_caveat = true
+    b.request("HEAD", "/login?user=5")
+    assert_equal 2, b.set_cookies.size # the GET login caveat, on HEAD too
+    b.request("HEAD", "/logout")
+    assert_empty b.set_cookies
+  end
+
+  # Many threads, two users, a refresh due on every request: each response
+  # names the user whose cookies were sent, and any cookie it sets is under
+  # that browser's own name.
   def test_two_users_many_threads_no_cross_user_responses
-    policy = Sesame::Policy.new(refresh_after: 0)
-    shared_app = app(policy: policy, bind_to_device: true)
+    shared = app(policy: Sesame::Policy.new(refresh_after: 0))
     users = [1001, 2002].to_h do |uid|
-      b = Browser.new(self, shared_app)
-      b.get("/login?user=#{uid}")
+      b = Browser.new(self, shared)
+      b.post("/login?user=#{uid}")
       [uid, b.cookies.dup]
     end
     cross = Queue.new
@@ -383,17 +576,12 @@ class RackSessionTest < Minitest::Test
           uid = users.keys[(i + t) % 2]
           cookies = users[uid]
           env = { "HTTP_COOKIE" => cookies.map { |k, v| "#{k}=#{v}" }.join("; ") }
-          res = ::Rack::MockRequest.new(shared_app).get("https://example.com/me", env)
+          res = ::Rack::MockRequest.new(shared).get("https://example.com/me", env)
           cross << [uid, res.body] unless res.body == "user=#{uid} data="
-          line = Array(res.headers["Set-Cookie"]).join("\n").split("\n").find { |l| l.start_with?("sesame=") }
-          if line
-            token = line.split(";").first.split("=", 2).last
-            context = Digest::SHA256.digest(cookies["sesame_device"])
-            owner = @ring.open(token, context: context, now: @clock.now, policy: policy).user_id
-            cross << [uid, "cookie for #{owner}"] unless owner == uid
-            cross << [uid, "no no-store"] unless res.headers["Cache-Control"] == "private, no-store"
-            local[:set] += 1
-          end
+          lines = Browser.set_cookies(res)
+          own = cookies.keys.find { |k| k.start_with?(PREFIX) }
+          cross << [uid, lines] unless lines.size == 1 && lines.first.start_with?("#{own}=")
+          cross << [uid, "no no-store"] unless res.headers["Cache-Control"] == "private, no-store"
           local[:ok] += 1
         end
         local
@@ -404,30 +592,52 @@ class RackSessionTest < Minitest::Test
     failures << cross.pop until cross.empty?
     assert_empty failures, "cross-user responses: #{failures.first(5).inspect}"
     assert_equal 800, totals.sum { |h| h[:ok] }
-    assert_equal 800, totals.sum { |h| h[:set] }
   end
 
   def test_existing_headers_are_merged
     inner = lambda do |env|
       env["sesame.auth"].login(1)
       [200, { "Content-Type" => "text/plain", "cache-control" => "public", "Set-Cookie" => "theme=dark",
-              "Vary" => "Accept-Encoding" }, ["ok"]]
+              "Vary" => "Accept-Encoding", "Pragma" => "x" }, ["ok"]]
     end
-    res = ::Rack::MockRequest.new(Sesame::Rack::Session.new(inner, keyring: @ring, clock: -> { NOW })).get("/")
+    res = ::Rack::MockRequest.new(Sesame::Rack::Session.new(inner, keyring: @ring, clock: -> { NOW })).post("/")
     assert_equal "private, no-store", res.headers["Cache-Control"]
     assert_equal 1, res.headers.keys.count { |k| k.casecmp?("cache-control") }
+    assert_equal "no-cache", res.headers["Pragma"]
     assert_equal "Accept-Encoding, Cookie", res.headers["Vary"]
     lines = res.headers["Set-Cookie"].split("\n")
     assert_equal "theme=dark", lines.first
-    assert lines.last.start_with?("sesame=")
+    assert_equal 3, lines.size
   end
 
-  def test_options
-    assert_raises(TypeError) { Sesame::Rack::Session.new(APP, keyring: "nope") }
-    assert_raises(TypeError) { Sesame::Rack::Session.new(APP, keyring: @ring, policy: {}) }
-    assert_raises(TypeError) { Sesame::Rack::Session.new(APP, keyring: @ring, revoked_before: 5) }
-    b = browser(cookie_name: "__Host-sid", secure: true, same_site: "Strict", remember_for: 3600)
-    res = ::Rack::MockRequest.new(b.instance_variable_get(:@app)).get("https://example.com/login?user=1&remember=1")
-    assert_match(/\A__Host-sid=\S+; Path=\/; Secure; HttpOnly; SameSite=Strict; Max-Age=3600\z/, res.headers["Set-Cookie"])
+  LINES = "Set-Cookie: a=1; Path=/\nSet-Cookie: b=2; Path=/\nCache-Control: private, no-store\nVary: Cookie\n"
+
+  def test_merge_headers_rack2_style
+    merged = Sesame::Rack::Session.merge_headers(
+      { "Set-Cookie" => "app=1", "cache-control" => "public", "vary" => "Accept" }, LINES, false
+    )
+    assert_equal "app=1\na=1; Path=/\nb=2; Path=/", merged["Set-Cookie"]
+    assert_equal "private, no-store", merged["Cache-Control"]
+    assert_equal 1, merged.keys.count { |k| k.casecmp?("cache-control") }
+    assert_equal "Accept, Cookie", merged["Vary"]
+    assert_equal "a=1; Path=/\nb=2; Path=/", Sesame::Rack::Session.merge_headers({}, LINES, false)["Set-Cookie"]
+    assert_equal "*", Sesame::Rack::Session.merge_headers({ "Vary" => "*" }, LINES, false)["Vary"]
+  end
+
+  def test_merge_headers_rack3_style
+    merged = Sesame::Rack::Session.merge_headers(
+      { "set-cookie" => ["app=1", "app=2"], "cache-control" => "public", "vary" => "accept, cookie" }.freeze,
+      LINES, true
+    )
+    assert_equal ["app=1", "app=2", "a=1; Path=/", "b=2; Path=/"], merged["set-cookie"]
+    assert_equal "private, no-store", merged["cache-control"]
+    assert_equal "accept, cookie", merged["vary"]
+    assert merged.keys.all? { |k| k == k.downcase }, merged.keys.inspect
+    # A mixed-case plain Hash (not Rack 3 SPEC, but common) is still merged case-insensitively.
+    merged = Sesame::Rack::Session.merge_headers({ "Set-Cookie" => "app=1", "Cache-Control" => "public",
+                                                   "Vary" => "Accept" }, LINES, true)
+    assert_equal ["app=1", "a=1; Path=/", "b=2; Path=/"], merged["set-cookie"]
+    assert_equal({ "set-cookie" => 1, "cache-control" => 1, "vary" => 1 }, merged.keys.map(&:downcase).tally)
+    assert_equal "Accept, Cookie", merged["vary"]
   end
 end

@@ -113,6 +113,19 @@ module Sesame
     attach_function :sesame_should_refresh, %i[pointer pointer uint64 pointer], :sesame_result
     attach_function :sesame_check_revoked_before, %i[pointer uint64], :sesame_result
 
+    # The cookie rules (docs/COOKIES.md): two calls per request, begin and
+    # finish, plus the rules object and its detection counter. Without
+    # `blocking: true`, as for seal/open: each takes a few microseconds.
+    attach_function :sesame_cookie_rules_new, %i[pointer pointer size_t pointer size_t pointer], :sesame_result
+    attach_function :sesame_cookie_rules_free, [:pointer], :void
+    attach_function :sesame_cookie_rules_detections, %i[pointer pointer], :sesame_result
+    attach_function :sesame_request_begin, %i[pointer pointer pointer size_t pointer size_t uint64 pointer],
+                    :sesame_result
+    attach_function :sesame_request_finish,
+                    %i[pointer pointer pointer uint32 uint64 uint64 pointer size_t uint64 pointer size_t pointer pointer],
+                    :sesame_result
+    attach_function :sesame_request_detection_message, %i[pointer pointer pointer size_t pointer], :sesame_result
+
     # Sizes come from the library, never from a copy of the header.
     TOKEN_MAX = sesame_token_max
     KEY_BYTES = sesame_key_bytes
@@ -150,6 +163,51 @@ module Sesame
       raise LoadError, "sesame: #{struct.name} layout is #{struct.size} bytes but #{library_path} says " \
                        "#{native_size}; this binding does not match the library's header"
     end
+
+    # `sesame_request.session` (SESAME_SESSION_*).
+    SESSION_NONE = 0
+    SESSION_VALID = 1
+    SESSION_REFRESHED = 2
+    SESSION_REJECTED = 3
+    # `sesame_request.flags` (SESAME_REQUEST_*).
+    REQUEST_LOG_DETECTION = 1
+    REQUEST_TRUNCATED = 2
+    # `sesame_request_finish` actions (SESAME_ACTION_*).
+    ACTION_KEEP = 0
+    ACTION_LOGIN = 1
+    ACTION_LOGOUT = 2
+    ACTION_REJECT = 3
+    # `sesame_request_finish` flags (SESAME_FINISH_*).
+    FINISH_WARN_UNPROTECTED_GET_LOGIN = 1
+    FINISH_WARN_GET_LOGOUT = 2
+    # SESAME_REQUEST_INTERNAL_WORDS. The library has no size getter for
+    # sesame_request; test/native_test.rb checks this layout against the C
+    # header (sizeof/offsetof with cc) and against what begin writes.
+    REQUEST_INTERNAL_WORDS = 96
+    # "4096 bytes always suffice" (sesame_request_finish); "512 bytes
+    # suffice" (sesame_request_detection_message).
+    HEADERS_CAP = 4096
+    DETECTION_MESSAGE_CAP = 512
+
+    # struct sesame_request: caller storage between begin and finish.
+    class Request < ::FFI::Struct
+      layout :session, :uint32,
+             :rejected, :uint32,
+             :flags, :uint32,
+             :foreign_sessions, :uint32,
+             :claims, Claims,
+             :internal, [:uint64, REQUEST_INTERNAL_WORDS]
+    end
+    unless Request.size == 16 + Claims.size + (8 * REQUEST_INTERNAL_WORDS) && Request.offset_of(:claims) == 16
+      raise LoadError, "sesame: Sesame::Native::Request is #{Request.size} bytes, claims at " \
+                       "#{Request.offset_of(:claims)}; expected the sesame_request of include/sesame.h"
+    end
+    REQUEST_SIZE = Request.size
+    REQUEST_SESSION = Request.offset_of(:session)
+    REQUEST_REJECTED = Request.offset_of(:rejected)
+    REQUEST_FLAGS = Request.offset_of(:flags)
+    REQUEST_FOREIGN = Request.offset_of(:foreign_sessions)
+    REQUEST_CLAIMS = Request.offset_of(:claims)
 
     # Field offsets, for reading claims with single get_* calls (faster than
     # Struct#[] on the hot path of Keyring#open).

@@ -28,9 +28,10 @@ module Sesame
 
     private_class_method :new
 
-    # A Session from a native sesame_claims buffer just filled by the library.
-    def self.from_native(ptr)
-      new(ptr.get_uint64(Native::CLAIMS_USER_ID), ptr.get_bytes(0, Native::CLAIMS_SIZE).freeze)
+    # A Session from a native sesame_claims buffer just filled by the library
+    # (at +offset+ bytes into +ptr+: the claims inside a sesame_request).
+    def self.from_native(ptr, offset = 0)
+      new(ptr.get_uint64(offset + Native::CLAIMS_USER_ID), ptr.get_bytes(offset, Native::CLAIMS_SIZE).freeze)
     end
 
     # A Session from its fields (times as Time or unix seconds), e.g. from

@@ -1,367 +1,313 @@
 # frozen_string_literal: true
 
-require "digest"
-require "securerandom"
 require "rack"
 require_relative "../../sesame"
 
 module Sesame
   module Rack
-    # Rack middleware: a sesame token in a cookie as the login session.
+    # Rack middleware: a sesame token in a cookie as the login session, under
+    # the core's cache-proof cookie rules (docs/COOKIES.md). The rules are in
+    # libsesame; per request this class makes one sesame_request_begin
+    # (method, raw Cookie header) before the app and one
+    # sesame_request_finish (what the app decided) after it, and merges the
+    # header lines finish returns into the response.
     #
     #   use Sesame::Rack::Session,
     #       keyring: KEYRING,                       # a Sesame::Keyring, shared by all threads
     #       policy: Sesame::Policy.new(idle_timeout: 2 * 3600),
-    #       bind_to_device: true,
     #       revoked_before: ->(user_id) { User.find(user_id).sessions_revoked_at },
     #       on_logout_everywhere: ->(user_id, at) { User.find(user_id).update!(sessions_revoked_at: at) },
-    #       on_logout: ->(session) { DENYLIST.add(session.session_id_hex, until: session_end) },
-    #       session_revoked: ->(session) { DENYLIST.include?(session.session_id_hex) },
+    #       on_detection: ->(foreign) { METRICS.increment("sesame.foreign_session_cookies") },
     #       logger: Logger.new($stderr)
     #
-    # Per request:
+    # Per request, env["sesame.session"] is the Sesame::Session or nil (no
+    # cookie, or one that is tampered, expired, revoked, another browser's:
+    # never an error page), and env["sesame.auth"] a Handle: #login(user_id,
+    # data:, remember_me:), #logout, #logout_everywhere, #session, #user_id,
+    # #logged_in?.
     #
-    # * env["sesame.session"] is the Sesame::Session, or nil when there is none
-    #   (no cookie, or a cookie that is tampered, expired, revoked, from another
-    #   browser, ... which is logged, cleared, and never an error page);
-    # * env["sesame.auth"] is a Sesame::Rack::Session::Handle: #login(user_id,
-    #   data:, remember_me:), #logout, #logout_everywhere, #session,
-    #   #user_id, #logged_in?.
+    # The rules, in short: sessions are bound to a device cookie that only
+    # non-GET responses set; the session cookie is named after the device,
+    # so a cached GET response replayed to another browser lands under a
+    # name that browser never reads (a "detection", logged and counted);
+    # GET/HEAD responses never set the device cookie nor delete a cookie;
+    # login and logout by POST rotate the device; a response that sets or
+    # deletes a cookie carries no-store cache headers.
     #
-    # A session due for a refresh (Policy#should_refresh?) is refreshed and the
-    # new token set. Every response that sets or clears a cookie of this
-    # middleware gets "Cache-Control: private, no-store" (replacing the app's:
-    # a shared cache must never hand one user's Set-Cookie to another), and
-    # every response to a request that carried a session gets "Vary: Cookie".
-    # Responses that set no cookie keep the app's Cache-Control untouched.
-    #
-    # Cookies are "HttpOnly; Secure; SameSite=Lax; Path=/", with Max-Age only
-    # for "remember me" sessions (otherwise they end with the browser session;
-    # the policy's idle and absolute limits apply either way).
-    #
-    # bind_to_device: true binds each session to the browser: a random
-    # long-lived device cookie (sesame_device, 32 random bytes) is set at login
-    # if absent, and the token is sealed with the SHA-256 of its value as the
-    # binding context. A session cookie copied into another browser (whose
-    # device cookie differs, or is missing) fails to open. The device cookie is
-    # only ever set together with the session cookie, so anonymous responses
-    # stay cacheable.
-    #
-    # LOGOUT. sesame tokens are stateless: #logout deletes the cookie from
-    # this browser, but a copy of it (stolen, or replayed) opens until it
-    # expires. To make a logout final, record the session in on_logout (the
-    # session ID is random and kept across refreshes) and answer true for it
-    # in session_revoked; to end every session of a user (a lost laptop, a
-    # password change), use #logout_everywhere with revoked_before.
-    #
-    # Thread-safe: the middleware keeps no per-request state; everything about
-    # one request lives in its Handle.
+    # Thread-safe: one request lives in its Handle and its
+    # Sesame::CookieRules::Request (native buffers from a per-thread pool).
     class Session
       ENV_SESSION = "sesame.session"
       ENV_HANDLE = "sesame.auth" # Rack SPEC: keys without a dot are reserved for CGI variables
-      NO_STORE = "private, no-store"
-      DEVICE_ID = /\A[A-Za-z0-9_-]{43}\z/.freeze # 32 random bytes, base64url, no padding
-      DEVICE_MAX_AGE = 400 * 86_400 # the longest cookie lifetime browsers keep
-      EXPIRED = "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
       RACK3 = defined?(::Rack::Headers) ? true : false
-      HEADERS = RACK3 ? ::Rack::Headers : ::Rack::Utils::HeaderHash
-      SET_COOKIE = RACK3 ? "set-cookie" : "Set-Cookie"
-      CACHE_CONTROL = RACK3 ? "cache-control" : "Cache-Control"
-      VARY = RACK3 ? "vary" : "Vary"
+      WARNINGS = { # SESAME_FINISH_WARN_* => what is logged, once per process
+        Native::FINISH_WARN_UNPROTECTED_GET_LOGIN =>
+          "a login on GET from a browser without a device cookie set both cookies on a cacheable response, " \
+          "which a shared cache could hand to someone else; start logins with a POST (docs/COOKIES.md, " \
+          "\"The GET login caveat\"). Logged once per process.",
+        Native::FINISH_WARN_GET_LOGOUT =>
+          "a logout on GET cannot delete a cookie safely: it set nothing, and the browser stays logged in; " \
+          "log out with a POST. Logged once per process."
+      }.freeze
+      REMOVED = %i[cookie_name bind_to_device secure same_site domain].freeze
+      @warned = 0
+      @lock = Mutex.new
 
-      attr_reader :keyring, :policy, :cookie_name, :device_cookie_name, :remember_for, :logger
+      # Whether the FINISH_WARN_* +flag+ is to be logged (the first time only).
+      def self.warn_once?(flag)
+        @lock.synchronize { @warned.nobits?(flag) && (@warned |= flag) }
+      end
 
-      # keyring::              a Sesame::Keyring (required)
-      # policy::               a Sesame::Policy (default: the library's)
-      # cookie_name::          the session cookie ("sesame"; "__Host-sesame" is stricter)
-      # bind_to_device::       bind sessions to a per-browser device cookie (false)
-      # device_cookie_name::   its name ("sesame_device")
-      # revoked_before::       ->(user_id) { Time, Integer or nil }: the user's
-      #                        "log out everywhere" cut-off from the app's store
-      # on_logout_everywhere:: ->(user_id, Time) { store it }, called by Handle#logout_everywhere
-      # on_logout::            ->(session) { ... }, called by Handle#logout with the session ending
-      # session_revoked::      ->(session) { true if revoked }: a per-session deny list
-      # remember_for::         token lifetime and Max-Age of "remember me"
-      #                        sessions, seconds (default: the policy's absolute lifetime, or 30 days)
-      # secure::               add Secure to cookies (true; turn off only for plain-HTTP development)
-      # same_site::            "Lax" (or "Strict")
-      # domain::               Domain attribute (nil: host-only)
-      # logger::               gets info/warn lines about rejected cookies (never the token)
-      # clock::                -> { Time or unix seconds }, for tests (default: the system clock)
-      def initialize(app, keyring:, policy: Sesame::Policy.default, cookie_name: "sesame",
-                     bind_to_device: false, device_cookie_name: "sesame_device",
+      # Forgets the once-per-process warnings (for tests).
+      def self.reset_warnings!
+        @lock.synchronize { @warned = 0 }
+      end
+
+      attr_reader :keyring, :rules, :remember_for, :logger
+
+      # keyring::               a Sesame::Keyring (required)
+      # policy::                a Sesame::Policy (default: the library's)
+      # device_cookie_name::    the device cookie ("__Host-sesame-device")
+      # session_cookie_prefix:: the session cookies' prefix ("__Host-sesame-s-")
+      # rules::                 a Sesame::CookieRules instead of the three above
+      # revoked_before::        ->(user_id) { Time, Integer or nil }: the user's
+      #                         "log out everywhere" cut-off from the app's store
+      # on_logout_everywhere::  ->(user_id, Time) { store it }, called by Handle#logout_everywhere
+      # on_logout::             ->(session) { ... }, called by Handle#logout with the session ending
+      # session_revoked::       ->(session) { true if revoked }: a per-session deny list
+      # on_detection::          ->(foreign_count) { ... }: a request carried other
+      #                         browsers' session cookies (a shared cache replays responses)
+      # remember_for::          the token lifetime of "remember me" logins, seconds
+      #                         (default: the policy's absolute lifetime, or 30 days)
+      # logger::                warn: detections, GET login/logout; error; info:
+      #                         rejected cookies. Never a token. nil: warn and
+      #                         error lines go to Kernel#warn.
+      # clock::                 -> { Time or unix seconds }, for tests
+      #
+      # An invalid cookie name raises Sesame::InvalidCookieName.
+      def initialize(app, keyring:, policy: nil, device_cookie_name: nil, session_cookie_prefix: nil, rules: nil,
                      revoked_before: nil, on_logout_everywhere: nil, on_logout: nil, session_revoked: nil,
-                     remember_for: nil,
-                     secure: true, same_site: "Lax", domain: nil, logger: nil, clock: nil)
-        raise TypeError, "keyring must be a Sesame::Keyring" unless keyring.is_a?(Sesame::Keyring)
-        raise TypeError, "policy must be a Sesame::Policy" unless policy.is_a?(Sesame::Policy)
-        [revoked_before, on_logout_everywhere, on_logout, session_revoked, clock].each do |callable|
-          raise TypeError, "callbacks must respond to #call" unless callable.nil? || callable.respond_to?(:call)
-        end
+                     on_detection: nil, remember_for: nil, logger: nil, clock: nil, **others)
+        unless others.empty?
+          raise ArgumentError, "unknown keyword(s): #{others.keys.join(", ")}" unless (others.keys - REMOVED).empty?
 
+          raise ArgumentError, "sesame: #{others.keys.join(", ")}: gone, the cookie names, attributes and " \
+                               "device binding are the core's rules now (docs/COOKIES.md)"
+        end
+        raise TypeError, "keyring must be a Sesame::Keyring" unless keyring.is_a?(Sesame::Keyring)
+
+        @hooks = { revoked_before: revoked_before, on_logout_everywhere: on_logout_everywhere, on_logout: on_logout,
+                   session_revoked: session_revoked, on_detection: on_detection, clock: clock }.compact
+        raise TypeError, "callbacks must respond to #call" unless @hooks.each_value.all? { |h| h.respond_to?(:call) }
+
+        if rules
+          raise TypeError, "rules must be a Sesame::CookieRules" unless rules.is_a?(Sesame::CookieRules)
+          raise ArgumentError, "rules: already has the policy and names" if policy || device_cookie_name || session_cookie_prefix
+        else
+          rules = Sesame::CookieRules.new(policy: policy || Sesame::Policy.default, device_cookie_name: device_cookie_name,
+                                          session_cookie_prefix: session_cookie_prefix)
+        end
         @app = app
         @keyring = keyring
-        @policy = policy
-        @cookie_name = cookie_name.to_s.dup.freeze
-        @bind_to_device = bind_to_device ? true : false
-        @device_cookie_name = device_cookie_name.to_s.dup.freeze
-        @revoked_before = revoked_before
-        @on_logout_everywhere = on_logout_everywhere
-        @on_logout = on_logout
-        @session_revoked = session_revoked
-        @remember_for = Convert.seconds(remember_for || policy.absolute_lifetime || (30 * 86_400), "remember_for")
-        attributes = +"; Path=/"
-        attributes << "; Domain=#{domain}" if domain
-        attributes << "; Secure" if secure
-        attributes << "; HttpOnly; SameSite=#{same_site}"
-        @attributes = attributes.freeze
+        @rules = rules
+        @remember_for = Convert.seconds(remember_for || rules.policy.absolute_lifetime || (30 * 86_400), "remember_for")
         @logger = logger
         @clock = clock
       end
 
-      def bind_to_device?
-        @bind_to_device
+      def policy
+        @rules.policy
       end
 
       def call(env)
-        handle = Handle.new(self, env, now)
-        env[ENV_HANDLE] = handle
-        handle.load_session
+        now = @clock ? Convert.unix_time(@clock.call, "clock") : Process.clock_gettime(Process::CLOCK_REALTIME, :second)
+        request = @rules.request(@keyring, env["REQUEST_METHOD"], env["HTTP_COOKIE"], now)
+        handle = Handle.new(self, env, request)
         status, headers, body = @app.call(env)
-        [status, handle.finish(headers), body]
+        lines = handle.finish
+        [status, lines ? Session.merge_headers(headers, lines) : headers, body]
+      ensure
+        request&.release
       end
 
-      # --- used by Handle ---------------------------------------------------
+      # Merges sesame_request_finish's "Name: value\n" lines into response
+      # headers (letter case ignored): Set-Cookie lines are added after the
+      # app's, Vary is appended to the app's, every other header replaces the
+      # app's. +rack3+: lower-case names and Set-Cookie as an Array; else
+      # Rack 2's canonical names and Set-Cookie lines joined by "\n".
+      def self.merge_headers(headers, lines, rack3 = RACK3)
+        headers = headers.dup if headers.frozen?
+        keys = {} # lower-case name => the app's keys of that name
+        headers.each_key { |k| (keys[k.downcase] ||= []) << k }
+        cookies = []
+        lines.each_line(chomp: true) do |line|
+          name, value = line.split(": ", 2)
+          lower = name.downcase
+          next cookies << value if lower == "set-cookie"
 
-      # The unix time for this request.
-      def now
-        @clock ? Convert.unix_time(@clock.call, "clock") : Process.clock_gettime(Process::CLOCK_REALTIME, :second)
+          old = keys.delete(lower)&.flat_map { |k| Array(headers.delete(k)) }
+          value = vary(old, value) if old && lower == "vary"
+          headers[rack3 ? lower : name] = value
+        end
+        unless cookies.empty?
+          old = keys.delete("set-cookie")&.flat_map { |k| Array(headers.delete(k)).flat_map { |v| v.split("\n") } }
+          cookies = old.concat(cookies) if old
+          headers[rack3 ? "set-cookie" : "Set-Cookie"] = rack3 ? cookies : cookies.join("\n")
+        end
+        headers
       end
 
-      # The cut-off the app stored for this user, or nil.
-      def revocation_cutoff(user_id)
-        @revoked_before&.call(user_id)
+      # The app's Vary fields with +value+ appended unless already there (or "*").
+      def self.vary(old, value)
+        fields = old.flat_map { |v| v.split(",") }.map(&:strip).reject(&:empty?)
+        known = fields.map(&:downcase)
+        fields << value unless known.include?(value.downcase) || known.include?("*")
+        fields.join(", ")
       end
 
-      def logout_everywhere_hook(user_id, at)
-        @on_logout_everywhere&.call(user_id, at)
+      def hook(name, *args) # :nodoc:
+        (h = @hooks[name]) && h.call(*args)
       end
 
-      def logout_hook(session)
-        @on_logout&.call(session)
+      def log(level, message) # :nodoc:
+        if @logger
+          @logger.public_send(level, "sesame: #{message}")
+        elsif level != :info
+          Kernel.warn("sesame: #{message}")
+        end
       end
 
-      def session_revoked?(session)
-        @session_revoked ? @session_revoked.call(session) : false
-      end
-
-      def log(level, message)
-        @logger&.public_send(level, "sesame: #{message}")
-      end
-
-      # Set-Cookie lines.
-      def session_cookie(token, max_age)
-        max_age ? "#{@cookie_name}=#{token}#{@attributes}; Max-Age=#{max_age}" : "#{@cookie_name}=#{token}#{@attributes}"
-      end
-
-      def clear_session_cookie
-        "#{@cookie_name}=#{@attributes}; #{EXPIRED}"
-      end
-
-      def device_cookie(device_id)
-        "#{@device_cookie_name}=#{device_id}#{@attributes}; Max-Age=#{DEVICE_MAX_AGE}"
-      end
-
-      # Everything about one request: the session it carried, and what the
-      # response must do with the cookies. Made by the middleware; the app
-      # reaches it as env["sesame.auth"].
+      # One request, for the app: env["sesame.auth"].
       class Handle
-        attr_reader :session, :now
+        attr_reader :session
 
-        def initialize(middleware, env, now)
+        def initialize(middleware, env, request)
           @mw = middleware
           @env = env
-          @now = now
-          @cookies = ::Rack::Utils.parse_cookies(env)
-          @had_cookie = false
-          @action = nil # nil, :set or :clear
-          @token = nil
-          @device_id = nil
-          @context = nil
-          @set_device = false
-          @session = nil
+          @request = request
+          @action = :keep
+          @lines = nil
+          env[ENV_HANDLE] = self
+          env[ENV_SESSION] = start
+        end
+
+        def now
+          @request.now
         end
 
         def user_id
           @session&.user_id
         end
 
-        def inspect
-          "#<Sesame::Rack::Session::Handle user_id=#{user_id.inspect} action=#{@action.inspect}>"
-        end
-
         def logged_in?
           !@session.nil?
         end
 
-        # Starts a new session for +user_id+ (a fresh token and session ID,
-        # whatever the request carried: no session fixation). +data+: up to
-        # Sesame::DATA_MAX bytes for the app. +remember_me+: the token gets
-        # its own lifetime (the middleware's remember_for) and the cookie a
-        # Max-Age; otherwise it lasts for the browser session. Returns the
-        # new Sesame::Session.
-        def login(user_id, data: nil, remember_me: false)
-          ensure_device_id if @mw.bind_to_device?
-          token = @mw.keyring.seal(user_id: user_id, data: data, context: context,
-                                   lifetime: remember_me ? @mw.remember_for : nil, now: @now)
-          session = @mw.keyring.open(token, context: context, now: @now, policy: @mw.policy)
-          replace(token, session)
-          @set_device = true if @mw.bind_to_device? # renew the device cookie's Max-Age too
-          session
+        def inspect
+          "#<Sesame::Rack::Session::Handle user_id=#{user_id.inspect}>"
         end
 
-        # Ends the session: the response clears the cookie, and on_logout (if
-        # configured) gets the session so the app can deny-list it.
+        # Starts a new session for +user_id+ (new token and session ID: no
+        # fixation), sealed for this browser's device, rotated on a non-GET
+        # request. +data+: up to Sesame::DATA_MAX bytes for the app.
+        # +remember_me+: the token's own lifetime is remember_for. Returns
+        # the new Sesame::Session (also env["sesame.session"] from now on).
+        # The response's cookies are decided here: a later #login or #logout
+        # in the same request raises Sesame::UsageError.
+        def login(user_id, data: nil, remember_me: false)
+          usable!
+          Convert.u64(user_id, "user_id")
+          raise Sesame::DataTooLong if Convert.bytes(data, "data")&.bytesize.to_i > Native::DATA_MAX
+
+          @lines = finish_request(:login, user_id, remember_me ? @mw.remember_for : nil, data)
+          @env[ENV_SESSION] = @session = @request.session
+        end
+
+        # Ends the session: on a non-GET request the response deletes the
+        # session cookie and rotates the device; on GET nothing can be
+        # deleted safely, and a warning is logged once per process.
+        # on_logout gets the ending session: tokens are stateless, so the app
+        # deny-lists it (session_revoked) if a copy must stop opening.
         def logout
-          @mw.logout_hook(@session) if @session
-          @session = nil
-          @token = nil
-          @action = :clear
-          @env[ENV_SESSION] = nil
+          usable!
+          @mw.hook(:on_logout, @session) if @session
+          @env[ENV_SESSION] = @session = nil
+          @action = :logout
           nil
         end
 
-        # Logs the user out of every session issued up to now, this one
-        # included: calls on_logout_everywhere(user_id, cut-off Time) so the
-        # app stores the cut-off that revoked_before will return, then clears
-        # this cookie. Returns the cut-off (nil when not logged in). Sessions
-        # issued in the same second as the cut-off are not revoked (the check
-        # is "issued strictly before"), so a login right after one still works.
+        # Ends every session of the user issued up to now (this one too):
+        # on_logout_everywhere(user_id, cut-off Time) stores the cut-off
+        # that revoked_before returns, then #logout. Returns the cut-off, or
+        # nil when not logged in. A login in the same second is not revoked.
         def logout_everywhere
+          usable!
           return nil unless @session
 
-          cutoff = Time.at(@now)
-          @mw.logout_everywhere_hook(@session.user_id, cutoff)
+          cutoff = Time.at(now)
+          @mw.hook(:on_logout_everywhere, @session.user_id, cutoff)
           logout
           cutoff
         end
 
-        # --- middleware side ------------------------------------------------
+        # The response's header lines, or nil. :nodoc:
+        def finish
+          @request.finished? ? @lines : finish_request(@action)
+        rescue Sesame::Error => e
+          raise if @action == :logout # a logout that did not happen is not a success
 
-        def load_session
-          token = @cookies[@mw.cookie_name]
-          return if token.nil? || token.empty?
-
-          @had_cookie = true
-          if @mw.bind_to_device?
-            @device_id = @cookies[@mw.device_cookie_name]
-            @device_id = nil unless @device_id.is_a?(String) && DEVICE_ID.match?(@device_id)
-            return reject("session cookie without a valid device cookie") unless @device_id
-          end
-          session = @mw.keyring.open(token, context: context, now: @now, policy: @mw.policy)
-          cutoff = @mw.revocation_cutoff(session.user_id)
-          session.check_revoked!(cutoff) if cutoff
-          raise Sesame::Revoked, "session revoked by the application" if @mw.session_revoked?(session)
-          @session = session
-          refresh(token) if @mw.policy.should_refresh?(session, @now)
-        rescue Sesame::TokenRejected => e
-          reject("#{e.class.name} (#{e.message})", e.is_a?(Sesame::InvalidToken) ? :warn : :info)
-        ensure
-          @env[ENV_SESSION] = @session
-        end
-
-        # Applies the cookie changes to the app's response headers.
-        def finish(headers)
-          return headers unless @action || @set_device || @had_cookie
-
-          headers = HEADERS[headers]
-          set_cookie = []
-          case @action
-          when :set then set_cookie << @mw.session_cookie(@token, max_age)
-          when :clear then set_cookie << @mw.clear_session_cookie
-          end
-          set_cookie << @mw.device_cookie(@device_id) if @set_device && @action == :set
-          unless set_cookie.empty?
-            append_set_cookie(headers, set_cookie)
-            headers[CACHE_CONTROL] = NO_STORE
-          end
-          add_vary_cookie(headers)
-          headers
+          # Keep or reject fail only for reasons that are not the request's (the random source).
+          @mw.log(:error, "could not apply the cookie rules: #{e.class.name} (#{e.message})")
+          nil
         end
 
         private
 
-        # The binding context: SHA-256 of the device cookie (nil when unbound).
-        def context
-          return nil unless @device_id
-
-          @context ||= Digest::SHA256.digest(@device_id)
-        end
-
-        def ensure_device_id
-          return if @device_id
-
-          existing = @cookies[@mw.device_cookie_name]
-          @device_id = existing.is_a?(String) && DEVICE_ID.match?(existing) ? existing : SecureRandom.urlsafe_base64(32)
-        end
-
-        # A session that opened stays valid for this request even if its
-        # refresh fails for a reason that is not the token's (no primary key
-        # after a botched rotation, the random source): logged, not a 500.
-        def refresh(token)
-          token, session = @mw.keyring.refresh(token, context: context, now: @now, policy: @mw.policy)
-          replace(token, session)
-          @set_device = true if @mw.bind_to_device?
-        rescue Sesame::TokenRejected
-          raise
-        rescue Sesame::Error => e
-          @mw.log(:error, "could not refresh a valid session: #{e.class.name} (#{e.message})")
-        end
-
-        def replace(token, session)
-          @token = token
-          @session = session
-          @action = :set
-          @env[ENV_SESSION] = session
-        end
-
-        def reject(why, level = :info)
-          @mw.log(level, "ignoring the session cookie: #{why}")
-          @session = nil
-          @action = :clear
-        end
-
-        # Remember-me tokens (with their own lifetime) get a Max-Age up to the
-        # end of that lifetime (or of the policy's, if sooner); others none.
-        def max_age
-          lifetime = @session.lifetime
-          return nil unless lifetime
-
-          absolute = @mw.policy.absolute_lifetime
-          lifetime = absolute if absolute && absolute < lifetime
-          remaining = @session.issued_at_i + lifetime - @now
-          remaining.positive? ? remaining : 0
-        end
-
-        def append_set_cookie(headers, lines)
-          existing = headers[SET_COOKIE]
-          headers[SET_COOKIE] =
-            if RACK3
-              existing.nil? ? lines : Array(existing) + lines
-            else
-              lines.unshift(existing) if existing && !existing.empty?
-              lines.join("\n")
-            end
-        end
-
-        def add_vary_cookie(headers)
-          vary = headers[VARY]
-          if vary.nil? || vary.strip.empty?
-            headers[VARY] = "Cookie"
-          else
-            fields = vary.split(",").map { |f| f.strip.downcase }
-            headers[VARY] = "#{vary}, Cookie" unless fields.include?("cookie") || fields.include?("*")
+        def start
+          request = @request
+          detected(request) if request.foreign_sessions.positive?
+          if (session = request.session)
+            @session = session
+            reject("Sesame::Revoked (by the application)") if revoked?
+          elsif (error = request.rejection)
+            @mw.log(error <= Sesame::InvalidToken ? :warn : :info,
+                    "ignoring the session cookie: #{error.name} (#{error.new.message})")
           end
+          @session
+        end
+
+        # An app-side rejection: the rules then treat the cookie as rejected.
+        def revoked?
+          cutoff = @mw.hook(:revoked_before, @session.user_id)
+          (cutoff && @session.revoked_before?(cutoff)) || @mw.hook(:session_revoked, @session)
+        end
+
+        def reject(why)
+          @mw.log(:info, "ignoring the session cookie: #{why}")
+          @session = nil
+          @action = :reject
+        end
+
+        def detected(request)
+          begin
+            @mw.hook(:on_detection, request.foreign_sessions)
+          rescue StandardError => e
+            @mw.log(:error, "on_detection raised #{e.class.name}: #{e.message}")
+          end
+          @mw.log(:warn, request.detection_message) if request.log_detection?
+        end
+
+        def usable!
+          raise Sesame::UsageError, "sesame: this response's cookies are decided (a login, or the response is done)" if @request.finished?
+        end
+
+        def finish_request(action, user_id = 0, lifetime = nil, data = nil)
+          lines = @request.finish(action, user_id: user_id, lifetime: lifetime, data: data)
+          flags = @request.warnings
+          unless flags.zero?
+            Session::WARNINGS.each { |f, text| @mw.log(:warn, text) if flags.anybits?(f) && Session.warn_once?(f) }
+          end
+          lines
         end
       end
     end

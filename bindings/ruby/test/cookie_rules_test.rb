@@ -1,0 +1,148 @@
+# frozen_string_literal: true
+
+require_relative "test_helper"
+require "tmpdir"
+require "rbconfig"
+
+# Sesame::CookieRules and the raw sesame_request calls (the Rack middleware's
+# own tests are in rack_session_test.rb).
+class CookieRulesTest < Minitest::Test
+  include SesameTestHelper
+
+  N = Sesame::Native
+
+  def test_defaults_and_counter
+    rules = Sesame::CookieRules.new
+    assert_equal "__Host-sesame-device", rules.device_cookie_name
+    assert_equal "__Host-sesame-s-", rules.session_cookie_prefix
+    assert_equal Sesame::Policy.default, rules.policy
+    assert_equal 0, rules.detections
+    assert rules.frozen?
+    assert_raises(TypeError) { rules.dup }
+    assert_raises(TypeError) { Sesame::CookieRules.new(policy: {}) }
+    assert_match(/detections=0/, rules.inspect)
+  end
+
+  def test_invalid_cookie_names
+    ["session", "SessionID", "csrftoken", "rack.session", "has space", "a;b", "x" * 65].each do |name|
+      assert_raises(Sesame::InvalidCookieName, name) { Sesame::CookieRules.new(device_cookie_name: name) }
+    end
+    assert_raises(Sesame::InvalidCookieName) { Sesame::CookieRules.new(session_cookie_prefix: "_session_id") }
+    # A device name that begins with the session prefix would read as a session cookie.
+    assert_raises(Sesame::InvalidCookieName) do
+      Sesame::CookieRules.new(device_cookie_name: "__Host-app-s-device", session_cookie_prefix: "__Host-app-s-")
+    end
+    assert_equal 19, Sesame::InvalidCookieName.code
+    rules = Sesame::CookieRules.new(device_cookie_name: "__Host-app-device", session_cookie_prefix: "__Host-app-s-")
+    assert_equal ["__Host-app-device", "__Host-app-s-"], [rules.device_cookie_name, rules.session_cookie_prefix]
+  end
+
+  # sesame_request has no size getter in the C ABI: check the Ruby layout
+  # against the header with the C compiler, when there is one.
+  def test_request_layout_matches_the_header
+    cc = ENV.fetch("CC", "cc")
+    skip "no C compiler (#{cc})" unless system("command -v #{cc} >/dev/null 2>&1")
+
+    Dir.mktmpdir do |dir|
+      File.write(File.join(dir, "layout.c"), <<~C)
+        #include <stddef.h>
+        #include <stdio.h>
+        #include "sesame.h"
+        int main(void) {
+          printf("%zu %zu %zu %zu %zu %zu %zu %d\\n", sizeof(sesame_request),
+                 offsetof(sesame_request, session), offsetof(sesame_request, rejected),
+                 offsetof(sesame_request, flags), offsetof(sesame_request, foreign_sessions),
+                 offsetof(sesame_request, claims), offsetof(sesame_request, internal),
+                 SESAME_REQUEST_INTERNAL_WORDS);
+          return 0;
+        }
+      C
+      exe = File.join(dir, "layout")
+      out, status = Open3.capture2e(cc, "-std=c11", "-DSESAME_STD", "-I", File.join(REPO_ROOT, "include"),
+                                    "-o", exe, File.join(dir, "layout.c"))
+      assert status.success?, out
+      expected = [N::Request.size, N::REQUEST_SESSION, N::REQUEST_REJECTED, N::REQUEST_FLAGS, N::REQUEST_FOREIGN,
+                  N::REQUEST_CLAIMS, N::Request.offset_of(:internal), N::REQUEST_INTERNAL_WORDS]
+      assert_equal expected, `#{exe}`.split.map(&:to_i)
+    end
+  end
+
+  # Without a compiler: begin must write inside our struct and not a byte beyond.
+  def test_begin_writes_exactly_the_struct
+    ring = ring_with(1)
+    rules = Sesame::CookieRules.new
+    buffer = FFI::MemoryPointer.new(N::REQUEST_SIZE * 2)
+    buffer.put_bytes(0, "\xA5".b * (N::REQUEST_SIZE * 2))
+    rc = N.sesame_request_begin(ring.unsafe_native_pointer, rules.unsafe_native_pointer, "GET", 3, nil, 0, NOW, buffer)
+    assert_equal 0, rc
+    assert_equal "\xA5".b * N::REQUEST_SIZE, buffer.get_bytes(N::REQUEST_SIZE, N::REQUEST_SIZE)
+    # The last internal word is written (zeroed) too: the struct is not bigger than ours either.
+    refute_equal "\xA5".b * 8, buffer.get_bytes(N::REQUEST_SIZE - 8, 8)
+    assert_equal N::SESSION_NONE, buffer.get_uint32(N::REQUEST_SESSION)
+  end
+
+  # The two calls by hand: a POST login, then the session on GET.
+  def test_begin_and_finish
+    ring = ring_with(1)
+    rules = Sesame::CookieRules.new
+    request = N::Request.new
+    out = FFI::MemoryPointer.new(:char, N::HEADERS_CAP)
+    len = FFI::MemoryPointer.new(:size_t)
+    flags = FFI::MemoryPointer.new(:uint32)
+    call = lambda do |method, cookie, action, user|
+      cookie_ptr = cookie.empty? ? nil : FFI::MemoryPointer.from_string(cookie)
+      assert_equal 0, N.sesame_request_begin(ring.unsafe_native_pointer, rules.unsafe_native_pointer, method,
+                                             method.bytesize, cookie_ptr, cookie.bytesize, NOW, request)
+      assert_equal 0, N.sesame_request_finish(ring.unsafe_native_pointer, rules.unsafe_native_pointer, request, action,
+                                              user, N::NO_LIMIT, nil, 0, NOW, out, N::HEADERS_CAP, len, flags)
+      out.get_bytes(0, len.get(:size_t, 0))
+    end
+    lines = call.call("POST", "", N::ACTION_LOGIN, 42)
+    assert_equal 42, request[:claims][:user_id]
+    cookies = lines.scan(/^Set-Cookie: ([^;]+);/).flatten
+    assert_equal 2, cookies.size
+    assert_includes lines, "Cache-Control: private, no-store\n"
+    assert_equal "", call.call("GET", cookies.join("; "), N::ACTION_KEEP, 0)
+    assert_equal N::SESSION_VALID, request[:session]
+    assert_equal 42, Sesame::Session.from_native(request.pointer, N::REQUEST_CLAIMS).user_id
+  end
+
+  # The Ruby wrapper of the two calls, as the middleware uses it.
+  def test_request_objects
+    ring = ring_with(1)
+    rules = Sesame::CookieRules.new
+    login = rules.request(ring, "POST", nil, NOW)
+    assert_nil login.session
+    assert_equal N::SESSION_NONE, login.state
+    lines = login.finish(:login, user_id: 7, data: "d")
+    assert_equal [7, "d"], [login.session.user_id, login.session.data]
+    assert_raises(Sesame::UsageError) { login.finish }
+    assert login.finished?
+    login.release
+    cookie = lines.scan(/^Set-Cookie: ([^;]+);/).flatten.join("; ")
+
+    get = rules.request(ring, "GET", cookie, NOW + 1)
+    assert_equal [N::SESSION_VALID, 7, 0], [get.state, get.session.user_id, get.foreign_sessions]
+    assert_nil get.rejection
+    assert_nil get.finish
+    get.release
+    assert_raises(Sesame::UsageError) { get.finish }
+
+    expired = rules.request(ring, "GET", cookie, NOW + 86_401)
+    assert_equal Sesame::IdleExpired, expired.rejection
+    assert_nil expired.finish
+    expired.release
+
+    long = rules.request(ring, "GET", "#{cookie}; #{(1..2000).map { |i| "c#{i}=#{"v" * 10}" }.join("; ")}", NOW)
+    assert long.truncated?
+    long.release
+    foreign = rules.request(ring, "POST", "#{cookie}; __Host-sesame-s-AAAAAAAAAAA=x", NOW)
+    assert_equal 1, foreign.foreign_sessions
+    assert foreign.log_detection?
+    refute_includes foreign.detection_message, "=x"
+    assert_includes foreign.finish, "__Host-sesame-s-AAAAAAAAAAA=; Max-Age=0"
+    foreign.release
+    assert_equal 1, rules.detections
+    assert_raises(KeyError) { rules.request(ring, "GET", nil, NOW).finish(:nonsense) }
+  end
+end
