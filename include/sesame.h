@@ -239,8 +239,9 @@ typedef struct sesame_keyring sesame_keyring;
 // A registry over one store connection. Calls may block on the store (a
 // network round trip, a file lock); calls on one handle run one at a time,
 // so give each worker thread its own handle for parallel requests. A
-// handle used in a forked child reconnects there and never uses its
-// parent's connection.
+// handle used or freed in a forked child reconnects there and never uses
+// or closes its parent's connection; fork only while no other thread is
+// inside a call on the handle (the child would inherit its lock held).
 typedef struct sesame_registry sesame_registry;
 
 // What a ring checks when it opens a token. Start from `sesame_policy_default`.
@@ -810,8 +811,10 @@ sesame_result sesame_registry_revoke_others(const struct sesame_registry *regist
 
 #if defined(SESAME_STD)
 // Ends the session a logout came from, finally: its token (and any copy)
-// is refused from now on, whatever the check mode. Writes the verdict the
-// token had to `*verdict_out`.
+// is refused from now on, whatever the check mode. Writes the session's
+// state after the logout to `*verdict_out`: REVOKED for an ordinary
+// logout, UNKNOWN for a session the registry does not know, THEFT_DETECTED
+// when the token was a superseded one used after its successor.
 //
 // # Safety
 // As for `sesame_registry_register`.
@@ -826,7 +829,8 @@ sesame_result sesame_registry_logout(const struct sesame_registry *registry,
 
 #if defined(SESAME_STD)
 // Drops every expired entry of every user; writes how many to `*count_out`.
-// Stores also prune as they go; call it from a periodic job if logins are rare.
+// Stores also prune as they go; call it from a periodic job if logins are
+// rare. Redis expires its keys by TTL itself, so there it always writes 0.
 //
 // # Safety
 // `registry` is NULL or live; `count_out` is NULL or valid.

@@ -4,7 +4,8 @@ Everything else about the package is in pyproject.toml. ``pip install
 bindings/python`` (or ``python -m build bindings/python``) runs ``build_py``
 below, which, from the repository root two levels up, runs
 
-    cargo rustc --lib --release --features capi --crate-type staticlib --crate-type cdylib
+    cargo rustc --lib --release --features capi,registry-sqlite,registry-redis \
+        --crate-type staticlib --crate-type cdylib
 
 (the same command as ``make -C bindings/c lib``, so either reuses the other's
 build) and copies ``target/release/libsesame.so`` (``.dylib``, ``.dll``)
@@ -81,7 +82,7 @@ def build_library() -> Path:
             "libsesame; or set SESAME_PREBUILT_LIB to a built libsesame"
         )
     command = [
-        cargo, "rustc", "--lib", "--release", "--features", "capi",
+        cargo, "rustc", "--lib", "--release", "--features", "capi,registry-sqlite,registry-redis",
         "--crate-type", "staticlib", "--crate-type", "cdylib",
     ]  # fmt: skip
     print("sesame-session: building libsesame:", " ".join(command), f"(in {ROOT})", flush=True)

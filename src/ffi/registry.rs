@@ -44,8 +44,9 @@ pub const SESAME_SESSION_KIND_REMEMBER_ME: u8 = 1;
 /// A registry over one store connection. Calls may block on the store (a
 /// network round trip, a file lock); calls on one handle run one at a time,
 /// so give each worker thread its own handle for parallel requests. A
-/// handle used in a forked child reconnects there and never uses its
-/// parent's connection.
+/// handle used or freed in a forked child reconnects there and never uses
+/// or closes its parent's connection; fork only while no other thread is
+/// inside a call on the handle (the child would inherit its lock held).
 pub struct sesame_registry {
     registry: Mutex<Registry<std::boxed::Box<dyn RegistryStore + Send>>>,
 }
@@ -564,8 +565,10 @@ pub unsafe extern "C" fn sesame_registry_revoke_others(
 }
 
 /// Ends the session a logout came from, finally: its token (and any copy)
-/// is refused from now on, whatever the check mode. Writes the verdict the
-/// token had to `*verdict_out`.
+/// is refused from now on, whatever the check mode. Writes the session's
+/// state after the logout to `*verdict_out`: REVOKED for an ordinary
+/// logout, UNKNOWN for a session the registry does not know, THEFT_DETECTED
+/// when the token was a superseded one used after its successor.
 ///
 /// # Safety
 /// As for `sesame_registry_register`.
@@ -603,7 +606,8 @@ pub unsafe extern "C" fn sesame_registry_logout(
 }
 
 /// Drops every expired entry of every user; writes how many to `*count_out`.
-/// Stores also prune as they go; call it from a periodic job if logins are rare.
+/// Stores also prune as they go; call it from a periodic job if logins are
+/// rare. Redis expires its keys by TTL itself, so there it always writes 0.
 ///
 /// # Safety
 /// `registry` is NULL or live; `count_out` is NULL or valid.

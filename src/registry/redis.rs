@@ -35,6 +35,18 @@ pub struct RedisStore {
     pid: u32,
 }
 
+/// A store dropped in a forked child leaves the parent's socket alone (a
+/// close could send nothing harmful, but a buffered write could).
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        if self.pid != std::process::id() {
+            if let Some(inherited) = self.conn.take() {
+                core::mem::forget(inherited);
+            }
+        }
+    }
+}
+
 impl core::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("RedisStore")

@@ -69,6 +69,18 @@ pub struct SqliteStore {
     pid: u32,
 }
 
+/// A store dropped in a forked child must not close the parent's
+/// connection either: closing drops POSIX locks the parent holds.
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if self.pid != std::process::id() {
+            if let Some(inherited) = self.conn.take() {
+                core::mem::forget(inherited);
+            }
+        }
+    }
+}
+
 fn fail(e: rusqlite::Error) -> RegistryError {
     match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => RegistryError::Busy,

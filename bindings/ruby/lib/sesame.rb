@@ -19,6 +19,7 @@ require_relative "sesame/policy"
 require_relative "sesame/keyring"
 require_relative "sesame/keyset"
 require_relative "sesame/cookie_rules"
+require_relative "sesame/registry"
 
 module Sesame
   TOKEN_MAX = Native::TOKEN_MAX
