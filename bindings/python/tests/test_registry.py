@@ -592,3 +592,15 @@ def test_struct_layouts_match_the_header(tmp_path: Path) -> None:
         expected += [f"{struct}.{name} {getattr(ours, name).offset}" for name in names]
     assert sorted(out.splitlines()) == sorted(expected)
 
+
+def test_the_readme_example_runs(tmp_path: Path) -> None:
+    text = README.read_text(encoding="utf-8")
+    found = re.findall(r"^```python registry\n(.*?)^```$", text, flags=re.S | re.M)
+    assert len(found) == 1
+    script = tmp_path / "sessions_view.py"
+    script.write_text(found[0], encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "(this device)" in result.stdout and "revoked 1" in result.stdout
