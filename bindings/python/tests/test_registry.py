@@ -603,4 +603,9 @@ def test_the_readme_example_runs(tmp_path: Path) -> None:
         [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "(this device)" in result.stdout and "revoked 1" in result.stdout
+    lines = result.stdout.splitlines()
+    # Two logins in the same second: listed in either order.
+    laptop, phone = sorted(lines[:2])
+    assert laptop.startswith("Firefox on Linux, 192.0.2.7, since ") and laptop.endswith("(this device)")
+    assert phone.startswith("Safari on iPhone, 198.51.100.3, since ") and "this device" not in phone
+    assert lines[2:] == ["revoked 1", "Verdict.REVOKED", "Verdict.LIVE"]
