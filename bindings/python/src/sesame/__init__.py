@@ -56,6 +56,7 @@ from ._errors import (
 from ._native import LibraryNotFound
 from .keyring import Keyring, keyset_problem, token_key_id
 from .policy import Policy, check_revoked_before
+from .registry import Entry, Registry, RegistryClosed, Verdict
 from .session import Session, Timestamp
 
 #: Most characters of token text.
@@ -85,6 +86,10 @@ __all__ = [
     "Policy",
     "Timestamp",
     "check_revoked_before",
+    "Registry",
+    "Verdict",
+    "Entry",
+    "RegistryClosed",
     "LibraryNotFound",
     "TOKEN_MAX",
     "KEY_BYTES",
