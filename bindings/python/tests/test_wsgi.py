@@ -177,6 +177,8 @@ def call(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> Respon
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
         if exc_info is not None and captured.get("sent"):
             raise exc_info[1].with_traceback(exc_info[2])
+        if exc_info is None and "status" in captured:
+            raise AssertionError("Headers already set!")  # as wsgiref's
         captured["status"], captured["headers"] = status, list(headers)
         return written.append
 
@@ -477,7 +479,7 @@ def test_generator_apps_write_and_error_responses(ring: Keyring, clock: Clock) -
         environ["sesame.auth"].login(4)
         start_response("200 OK", [("Cache-Control", "public")])
         yield b"hello"
-        with pytest.raises(RuntimeError, match="after the response headers"):
+        with pytest.raises(RuntimeError, match="after start_response"):
             environ["sesame.auth"].logout()
         yield b" world"
 
@@ -486,8 +488,10 @@ def test_generator_apps_write_and_error_responses(ring: Keyring, clock: Clock) -
     assert response.body == "hello world" and response.sessions() and response.all("Cache-Control") == ["private, no-store"]
 
     def write_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        write = start_response("200 OK", [])
         environ["sesame.auth"].login(5)
+        write = start_response("200 OK", [])
+        with pytest.raises(RuntimeError, match="after start_response"):
+            environ["sesame.auth"].login(6)
         write(b"written")
         return []
 

@@ -44,7 +44,7 @@ import logging
 import threading
 import time
 from ctypes import byref, c_size_t, c_uint32, c_uint64
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from . import _native
 from ._errors import RESULT_NAMES, raise_for
@@ -77,14 +77,22 @@ _VALID = _native.SESSION_VALID
 _REFRESHED = _native.SESSION_REFRESHED
 _REJECTED = _native.SESSION_REJECTED
 _LOG_DETECTION = _native.REQUEST_LOG_DETECTION
-_KEEP = c_uint32(_native.ACTION_KEEP)
-_LOGIN = c_uint32(_native.ACTION_LOGIN)
-_LOGOUT = c_uint32(_native.ACTION_LOGOUT)
-_REJECT = c_uint32(_native.ACTION_REJECT)
-_ZERO_U64 = c_uint64(0)
-_NO_LIMIT = c_uint64(_native.NO_LIMIT)
-_ZERO = _native.ZERO_SIZE
-_HEADERS_CAP = c_size_t(_native.HEADERS_CAP)
+# Arguments of the unprototyped begin/finish calls (see _native, "The hot
+# path"). ``T.from_param(v)`` is a ready-made C argument of type T, which
+# ctypes copies as it is: cheaper per call than a ``T(v)`` instance, and
+# immutable, so shared by all threads.
+_arg_u32 = c_uint32.from_param
+_arg_u64 = c_uint64.from_param
+_arg_size = c_size_t.from_param
+_KEEP = _arg_u32(_native.ACTION_KEEP)
+_LOGIN = _arg_u32(_native.ACTION_LOGIN)
+_LOGOUT = _arg_u32(_native.ACTION_LOGOUT)
+_REJECT = _arg_u32(_native.ACTION_REJECT)
+_ZERO_U64 = _arg_u64(0)
+_NO_LIMIT = _arg_u64(_native.NO_LIMIT)
+_ZERO = _arg_size(0)
+_HEADERS_CAP = _arg_size(_native.HEADERS_CAP)
+Arg = Any  # a C argument from T.from_param
 _U64_MAX = _native.U64_MAX
 
 _WARNINGS = {
@@ -103,30 +111,30 @@ _warned: set[int] = set()
 _warned_lock = threading.Lock()
 
 # Method name -> (bytes, length) for the library; client-controlled, so bounded.
-_methods: dict[str, tuple[bytes, c_size_t]] = {}
+_methods: dict[str, tuple[bytes, Arg]] = {}
 
 
-def _method(name: str) -> tuple[bytes, c_size_t]:
+def _method(name: str) -> tuple[bytes, Arg]:
     raw = name.encode("latin-1", "replace")
-    pair = (raw, c_size_t(len(raw)))
+    pair = (raw, _arg_size(len(raw)))
     if len(_methods) < 64:
         _methods[name] = pair
     return pair
 
 
-class _Scratch(threading.local):
-    """One thread's output buffers for finish (read right after each call)."""
-
-    def __init__(self) -> None:
-        self.headers = ctypes.create_string_buffer(_native.HEADERS_CAP)
-        self.length = c_size_t()
-        self.flags = c_uint32()
-        self.headers_ref = byref(self.headers)
-        self.length_ref = byref(self.length)
-        self.flags_ref = byref(self.flags)
+_local = threading.local()
+_Scratch = Tuple[Any, c_size_t, c_uint32, Any, Any, Any]
 
 
-_scratch = _Scratch()
+def _scratch() -> _Scratch:
+    """This thread's output buffers for finish, read right after each call:
+    (headers, length, flags, and a byref of each)."""
+    try:
+        return _local.scratch  # type: ignore[no-any-return]
+    except AttributeError:
+        headers, length, flags = ctypes.create_string_buffer(_native.HEADERS_CAP), c_size_t(), c_uint32()
+        made = _local.scratch = (headers, length, flags, byref(headers), byref(length), byref(flags))
+        return made
 
 
 def _warn_once(flags: int) -> None:
@@ -179,11 +187,16 @@ class SessionHandle:
     can do with it, before the response headers go out: at most one
     login(); a logout() or reject() before it is what a login does anyway."""
 
-    __slots__ = (
-        "_mw", "_environ", "_start", "_request", "_ref", "_header", "_now", "_status",
-        "_headers", "_exc_info", "_write", "_lines", "_sent", "_action", "_session", "now", "refreshed",
-        "foreign_sessions",
-    )  # fmt: skip
+    # No __slots__: the per-request state that starts the same for every
+    # request is read from these class attributes until first set, which
+    # saves a dozen attribute stores per request.
+    _lines: Headers | None = None  # finish's header lines, once it ran
+    _started = False  # the app called start_response
+    _action: Arg = _KEEP  # what finish does unless the app logs in
+    #: Session cookies of other browsers this request carried (a detection).
+    foreign_sessions = 0
+    #: Whether the session cookie is re-issued on this response.
+    refreshed = False
 
     def __init__(self, mw: SessionMiddleware, environ: Environ, start_response: StartResponse) -> None:
         self._mw = mw
@@ -194,7 +207,7 @@ class SessionHandle:
         self.now = now
         cached = mw._now
         if cached[0] != now:
-            cached = mw._now = (now, c_uint64(now))
+            cached = mw._now = (now, _arg_u64(now))
         self._now = cached[1]
         method = environ.get("REQUEST_METHOD") or "GET"
         raw_method, method_len = _methods.get(method) or _method(method)
@@ -209,25 +222,18 @@ class SessionHandle:
             raw_method,
             method_len,
             header,
-            c_size_t(len(header)) if header else _ZERO,
+            _arg_size(len(header)) if header else _ZERO,
             cached[1],
             ref,
         )
         if rc:
             raise_for(rc)  # a closed keyring or rules: the app's setup, never the cookie
-        self._status: str | None = None
-        self._headers: Headers = []
-        self._exc_info: Any = None
-        self._write: Callable[[bytes], object] | None = None
-        self._lines: Headers | None = None  # finish's headers, once it ran
-        self._sent = False
-        self._action = _KEEP  # what finish does if the app does not log in
         state, rejected, flags, foreign = _head(request)
-        #: Session cookies of other browsers this request carried (a detection).
-        self.foreign_sessions = foreign
-        #: Whether the session cookie is re-issued on this response.
-        self.refreshed = state == _REFRESHED
         session = None
+        if foreign:
+            self.foreign_sessions = foreign
+        if state == _REFRESHED:
+            self.refreshed = True
         if state == _VALID or state == _REFRESHED:
             session = session_from_buffer(request, _CLAIMS)
             if mw.revoked_before is not None:
@@ -235,6 +241,8 @@ class SessionHandle:
         elif state == _REJECTED:
             log.info("sesame: session cookie rejected (%s); continuing without a session", RESULT_NAMES.get(rejected))
         self._session = session
+        environ["sesame.session"] = session
+        environ["sesame.auth"] = self
         if foreign:
             mw._detected(self, environ, foreign, flags)
 
@@ -273,7 +281,7 @@ class SessionHandle:
             data = bytes(data)
         mw = self._mw
         lifetime = mw.remember_me_lifetime if remember_me else mw.login_lifetime
-        self._finish(_LOGIN, c_uint64(user_id), _NO_LIMIT if lifetime is None else c_uint64(lifetime), data)
+        self._finish(_LOGIN, _arg_u64(user_id), _NO_LIMIT if lifetime is None else _arg_u64(lifetime), data)
         session = session_from_buffer(self._request, _CLAIMS)
         self._set(session)
         return session
@@ -314,10 +322,10 @@ class SessionHandle:
             self.logout()
         return self.now
 
-    def _decide(self, action: c_uint32) -> None:
+    def _decide(self, action: Arg) -> None:
         """The action finish will take (a login finishes at once instead)."""
-        if self._sent:
-            raise RuntimeError("sesame: logout() after the response headers went out; decide before responding")
+        if self._started:
+            raise RuntimeError("sesame: logout() after start_response(); decide before responding")
         if self._lines is not None:
             raise RuntimeError("sesame: this request already logged in; one login() per request")
         self._action = action
@@ -327,15 +335,15 @@ class SessionHandle:
         self._environ["sesame.session"] = session
 
     def _finish(
-        self, action: c_uint32, user: c_uint64 = _ZERO_U64, lifetime: c_uint64 = _NO_LIMIT, data: bytes | None = None
+        self, action: Arg, user: Arg = _ZERO_U64, lifetime: Arg = _NO_LIMIT, data: bytes | None = None
     ) -> Headers:
         """sesame_request_finish, once per request: the header lines."""
-        if self._sent:
-            raise RuntimeError("sesame: login() after the response headers went out; decide before responding")
+        if self._started:
+            raise RuntimeError("sesame: login() after start_response(); decide before responding")
         if self._lines is not None:
             raise RuntimeError("sesame: this request already logged in; one login() per request")
         mw = self._mw
-        scratch = _scratch
+        headers, length, flags, headers_ref, length_ref, flags_ref = _scratch()
         rc = _finish(
             mw.keyring._ring,
             mw.rules._rules,
@@ -344,96 +352,41 @@ class SessionHandle:
             user,
             lifetime,
             data,
-            c_size_t(len(data)) if data else _ZERO,
+            _arg_size(len(data)) if data else _ZERO,
             self._now,
-            scratch.headers_ref,
+            headers_ref,
             _HEADERS_CAP,
-            scratch.length_ref,
-            scratch.flags_ref,
+            length_ref,
+            flags_ref,
         )
         if rc:
             raise_for(rc)
-        length = scratch.length.value
-        lines = self._lines = _parse_lines(ctypes.string_at(scratch.headers, length)) if length else []
+        size = length.value
+        lines = self._lines = _parse_lines(ctypes.string_at(headers, size)) if size else []
         self._header = None  # the library is done with it
-        flags = scratch.flags.value
-        if flags:
-            _warn_once(flags)
+        if flags.value:
+            _warn_once(flags.value)
         return lines
 
-    # The WSGI side.
-
     def _start_response(self, status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], object]:
-        if self._sent:
-            if exc_info is None:
-                raise AssertionError("start_response() called a second time without exc_info")
-            # The server re-raises if the headers went out; otherwise this
-            # error response replaces them, with sesame's lines again.
-            self._write = self._start(status, merge_headers(headers, self._lines or []), exc_info)
-            return self._write
-        if self._status is not None and exc_info is None:
-            raise AssertionError("start_response() called a second time without exc_info")
-        self._status, self._headers, self._exc_info = status, headers, exc_info
-        return self._write_first
-
-    def _write_first(self, data: bytes) -> object:
-        """The app's write(): the headers go out first."""
-        if not self._sent:
-            self._send()
-        assert self._write is not None
-        return self._write(data)
-
-    def _send(self) -> None:
-        """Finishes the request (unless login/logout did) and calls the
-        server's start_response with sesame's headers merged in."""
+        """The app's start_response: the app's headers are known and its
+        decision is made, so the request is finished here and the server's
+        start_response gets sesame's lines merged in. Nothing has gone out
+        yet (servers send the headers with the first body chunk), and
+        whatever the app returns, an iterable or a generator that calls this
+        on its first step, reaches the server untouched."""
         lines = self._lines
-        if lines is None:
-            try:
-                lines = self._finish(self._action)
-            except Exception:  # noqa: BLE001 - never fail a response over the session cookie
-                log.exception("sesame: finishing the request failed; the response sets no cookie")
-                lines = []
-        self._sent = True
-        self._write = self._start(self._status, merge_headers(self._headers, lines), self._exc_info)
-
-
-class _Body:
-    """The app's iterable, when start_response had not been called when the
-    app returned (a generator app): sends the headers before the first chunk."""
-
-    __slots__ = ("_inner", "_iterator", "_handle")
-
-    def __init__(self, inner: Iterable[bytes], handle: SessionHandle) -> None:
-        self._inner = inner
-        self._iterator = iter(inner)
-        self._handle: SessionHandle | None = handle
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        handle = self._handle
-        if handle is None:
-            return next(self._iterator)
-        try:
-            chunk = next(self._iterator)
-        except StopIteration:
-            self._release(handle)
-            raise
-        if chunk:
-            self._release(handle)
-        return chunk
-
-    def _release(self, handle: SessionHandle) -> None:
-        if handle._status is not None:
-            self._handle = None
-            if not handle._sent:
-                handle._send()
-
-    def close(self) -> None:
-        close = getattr(self._inner, "close", None)
-        if close is not None:
-            close()
+        if not self._started:
+            if lines is None:
+                try:
+                    lines = self._finish(self._action)
+                except Exception:  # noqa: BLE001 - never fail a response over the session cookie
+                    log.exception("sesame: finishing the request failed; the response sets no cookie")
+                    lines = self._lines = []
+            self._started = True
+        # A second call (an error response with exc_info) gets the same
+        # lines; the server re-raises if the headers already went out.
+        return self._start(status, merge_headers(headers, lines) if lines else headers, exc_info)
 
 
 class SessionMiddleware:
@@ -485,7 +438,7 @@ class SessionMiddleware:
         self.remember_me_lifetime = remember_me_lifetime
         self.on_detection = on_detection
         self.clock = clock
-        self._now: tuple[int, c_uint64] = (-1, _ZERO_U64)
+        self._now: tuple[int, Arg] = (-1, _ZERO_U64)
 
     @property
     def detections(self) -> int:
@@ -494,15 +447,7 @@ class SessionMiddleware:
         return self.rules.detections
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        handle = SessionHandle(self, environ, start_response)
-        environ["sesame.session"] = handle._session
-        environ["sesame.auth"] = handle
-        result = self.app(environ, handle._start_response)
-        if handle._status is None:
-            return _Body(result, handle)
-        if not handle._sent:
-            handle._send()
-        return result
+        return self.app(environ, SessionHandle(self, environ, start_response)._start_response)
 
     def _detected(self, handle: SessionHandle, environ: Environ, foreign: int, flags: int) -> None:
         """A request with other browsers' session cookies: evidence of a
