@@ -620,3 +620,38 @@ def test_merge_headers() -> None:
     assert merge([("Vary", "*")], [("Vary", "Cookie")]) == [("Vary", "*")]
     assert merge([("Vary", "cookie")], [("Vary", "Cookie")]) == [("Vary", "cookie")]
     assert merge([], [("Vary", "Cookie")]) == [("Vary", "Cookie")]
+
+
+def test_app_mistakes_in_login_raise_in_the_app_and_the_response_still_goes_out(ring: Keyring) -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        auth = environ["sesame.auth"]
+        with pytest.raises(sesame.DataTooLong):
+            auth.login(1, data=b"x" * (sesame.DATA_MAX + 1))
+        with pytest.raises(TypeError):
+            auth.login(1, data="text")  # type: ignore[arg-type]
+        assert environ["sesame.session"] is None
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    browser = Browser(SessionMiddleware(app, ring))
+    response = browser.post("/")
+    assert response.body == "ok" and set(response.set_cookies()) == {DEVICE}  # any POST gets a device
+
+
+def test_many_requests_reuse_native_memory_and_stay_correct(app: SessionMiddleware) -> None:
+    """Requests that never finish (the app raised) and nested requests on
+    one thread each get their own sesame_request."""
+    alice, bob = logged_in(app, 1), logged_in(app, 2)
+
+    def outer(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        inner = bob.get("/")  # a nested request on the same thread, mid-request
+        assert inner.body == "user=2"
+        start_response("200 OK", [])
+        return [f"user={environ['sesame.auth'].user_id}".encode()]
+
+    nested = SessionMiddleware(outer, app.keyring, rules=app.rules, clock=app.clock)
+    for _ in range(3):
+        with pytest.raises(RuntimeError):
+            alice.get("/boom")
+        assert Browser(nested, dict(alice.cookies)).get("/").body == "user=1"
+        assert alice.post("/").body == "user=1" and bob.get("/").body == "user=2"

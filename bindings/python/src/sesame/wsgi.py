@@ -72,7 +72,6 @@ _finish = _native.fast_request_finish
 _head = _native.REQUEST_HEAD.unpack_from
 _CLAIMS = _native.REQUEST_CLAIMS_OFFSET
 _Request = _native.RequestStruct
-_NONE = None
 _VALID = _native.SESSION_VALID
 _REFRESHED = _native.SESSION_REFRESHED
 _REJECTED = _native.SESSION_REJECTED
@@ -123,18 +122,38 @@ def _method(name: str) -> tuple[bytes, Arg]:
 
 
 _local = threading.local()
-_Scratch = Tuple[Any, c_size_t, c_uint32, Any, Any, Any]
+#: A request's native memory: (sesame_request, finish's header buffer, its
+#: length, its flags, and a byref of each).
+_Slot = Tuple[_native.RequestStruct, Any, c_size_t, c_uint32, Any, Any, Any, Any]
 
 
-def _scratch() -> _Scratch:
-    """This thread's output buffers for finish, read right after each call:
-    (headers, length, flags, and a byref of each)."""
-    try:
-        return _local.scratch  # type: ignore[no-any-return]
-    except AttributeError:
-        headers, length, flags = ctypes.create_string_buffer(_native.HEADERS_CAP), c_size_t(), c_uint32()
-        made = _local.scratch = (headers, length, flags, byref(headers), byref(length), byref(flags))
-        return made
+def _requests() -> list[_Slot]:
+    """A new thread's list of free slots. A request takes one at begin and
+    gives it back after finish, so one thread reuses the same memory while
+    it is hot; finish's outputs are read right after the call. (A request
+    that never finishes, say the app raised, leaves its slot to the garbage
+    collector.)"""
+    made: list[_Slot] = []
+    _local.requests = made
+    return made
+
+
+def _new_slot() -> _Slot:
+    request = _Request()
+    headers, length, flags = ctypes.create_string_buffer(_native.HEADERS_CAP), c_size_t(), c_uint32()
+    return (request, headers, length, flags, byref(request), byref(headers), byref(length), byref(flags))
+
+
+# C size arguments for the Cookie header's length, made once per length
+# (client-controlled, so bounded).
+_sizes: dict[int, Arg] = {}
+
+
+def _size(n: int) -> Arg:
+    arg = _arg_size(n)
+    if n <= 8192:
+        _sizes[n] = arg
+    return arg
 
 
 def _warn_once(flags: int) -> None:
@@ -214,18 +233,19 @@ class SessionHandle:
         cookie = environ.get("HTTP_COOKIE")
         # The library reads the header until finish: kept alive here.
         header = self._header = cookie.encode("latin-1", "replace") if cookie else None
-        request = self._request = _Request()
-        ref = self._ref = byref(request)
-        rc = _begin(
-            mw.keyring._ring,
-            mw.rules._rules,
-            raw_method,
-            method_len,
-            header,
-            _arg_size(len(header)) if header else _ZERO,
-            cached[1],
-            ref,
-        )
+        try:
+            free = self._free = _local.requests
+        except AttributeError:
+            free = self._free = _requests()
+        slot = self._slot = free.pop() if free else _new_slot()
+        request = slot[0]
+        ref = slot[4]
+        if header:
+            length = len(header)
+            size = _sizes.get(length) or _size(length)
+        else:
+            size = _ZERO
+        rc = _begin(mw.keyring._ring, mw.rules._rules, raw_method, method_len, header, size, cached[1], ref)
         if rc:
             raise_for(rc)  # a closed keyring or rules: the app's setup, never the cookie
         state, rejected, flags, foreign = _head(request)
@@ -282,7 +302,8 @@ class SessionHandle:
         mw = self._mw
         lifetime = mw.remember_me_lifetime if remember_me else mw.login_lifetime
         self._finish(_LOGIN, _arg_u64(user_id), _NO_LIMIT if lifetime is None else _arg_u64(lifetime), data)
-        session = session_from_buffer(self._request, _CLAIMS)
+        session = session_from_buffer(self._slot[0], _CLAIMS)
+        self._free.append(self._slot)
         self._set(session)
         return session
 
@@ -343,29 +364,19 @@ class SessionHandle:
         if self._lines is not None:
             raise RuntimeError("sesame: this request already logged in; one login() per request")
         mw = self._mw
-        headers, length, flags, headers_ref, length_ref, flags_ref = _scratch()
-        rc = _finish(
-            mw.keyring._ring,
-            mw.rules._rules,
-            self._ref,
-            action,
-            user,
-            lifetime,
-            data,
-            _arg_size(len(data)) if data else _ZERO,
-            self._now,
-            headers_ref,
-            _HEADERS_CAP,
-            length_ref,
-            flags_ref,
-        )
+        slot = self._slot
+        _, headers, length, flags, ref, headers_ref, length_ref, flags_ref = slot
+        data_len = _arg_size(len(data)) if data else _ZERO
+        rc = _finish(mw.keyring._ring, mw.rules._rules, ref, action, user, lifetime, data, data_len, self._now,
+                     headers_ref, _HEADERS_CAP, length_ref, flags_ref)  # fmt: skip
         if rc:
             raise_for(rc)
         size = length.value
         lines = self._lines = _parse_lines(ctypes.string_at(headers, size)) if size else []
-        self._header = None  # the library is done with it
         if flags.value:
             _warn_once(flags.value)
+        if action is not _LOGIN:  # (login reads the new claims from it first)
+            self._free.append(slot)
         return lines
 
     def _start_response(self, status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], object]:
@@ -456,7 +467,7 @@ class SessionMiddleware:
             message = ctypes.create_string_buffer(_native.DETECTION_MESSAGE_CAP)
             length = c_size_t()
             rc = _native.lib.sesame_request_detection_message(
-                self.rules._rules, handle._ref, message, len(message), byref(length)
+                self.rules._rules, handle._slot[4], message, len(message), byref(length)
             )
             if rc == 0:
                 log.warning("%s", message.value.decode("utf-8", "replace"))
