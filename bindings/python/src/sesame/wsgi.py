@@ -346,7 +346,7 @@ class SessionHandle:
     def _decide(self, action: Arg) -> None:
         """The action finish will take (a login finishes at once instead)."""
         if self._started:
-            raise RuntimeError("sesame: logout() after start_response(); decide before responding")
+            raise RuntimeError("sesame: logout()/reject() after start_response(); decide before responding")
         if self._lines is not None:
             raise RuntimeError("sesame: this request already logged in; one login() per request")
         self._action = action
