@@ -5,6 +5,11 @@
 #
 #   bash bindings/python/run-bench.sh [--repeat 7] [--json out.json] [--check]
 #
+# BENCH=wsgi runs the WSGI middleware benchmark (bench/wsgi_bench.py: a bare
+# app, an itsdangerous signed-cookie middleware and SessionMiddleware):
+#
+#   BENCH=wsgi bash bindings/python/run-bench.sh [--rounds 5] [--requests 20000]
+#
 # Run it on an otherwise idle machine: the table is a min of interleaved runs,
 # but other load still shows in the medians. BENCH_CPU=N pins the run to one
 # CPU (taskset), away from whatever else is busy.
@@ -22,7 +27,9 @@ if [ -z "${SESAME_LIB:-}" ]; then
   make -C "$root/bindings/c" --no-print-directory lib
   export SESAME_LIB="$root/target/release/libsesame.so"
 fi
+script="$here/bench/bench.py"
+[ "${BENCH:-}" = "wsgi" ] && script="$here/bench/wsgi_bench.py"
 if [ -n "${BENCH_CPU:-}" ] && command -v taskset >/dev/null; then
-  exec taskset -c "$BENCH_CPU" "$py" "$here/bench/bench.py" "$@"
+  exec taskset -c "$BENCH_CPU" "$py" "$script" "$@"
 fi
-exec "$py" "$here/bench/bench.py" "$@"
+exec "$py" "$script" "$@"

@@ -320,3 +320,39 @@ def test_sesame_lib_selects_the_library() -> None:
     env = dict(os.environ, SESAME_LIB=str(path))
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == str(path), result.stderr
+
+
+def test_request_struct_and_constants_match_the_header() -> None:
+    import re
+
+    text = (REPO / "include" / "sesame.h").read_text()
+    defines = {name: int(value) for name, value in re.findall(r"#define SESAME_([A-Z_]+) (\d+)\b", text)}
+    for name in (
+        "SESSION_NONE", "SESSION_VALID", "SESSION_REFRESHED", "SESSION_REJECTED",
+        "REQUEST_LOG_DETECTION", "REQUEST_TRUNCATED", "ACTION_KEEP", "ACTION_LOGIN",
+        "ACTION_LOGOUT", "ACTION_REJECT", "FINISH_WARN_UNPROTECTED_GET_LOGIN",
+        "FINISH_WARN_GET_LOGOUT", "REQUEST_INTERNAL_WORDS",
+    ):  # fmt: skip
+        assert getattr(_native, name) == defines[name], name
+    request = _native.RequestStruct
+    assert [f[0] for f in request._fields_] == ["session", "rejected", "flags", "foreign_sessions", "claims", "internal"]
+    assert request.claims.offset == 16 and request.internal.offset == 16 + ctypes.sizeof(Claims)
+    assert ctypes.sizeof(request) == 16 + ctypes.sizeof(Claims) + 8 * defines["REQUEST_INTERNAL_WORDS"]
+
+
+def test_request_begin_and_finish_through_the_prototyped_abi(ring: sesame.Keyring) -> None:
+    rules = sesame.CookieRules()
+    request = _native.RequestStruct()
+    assert lib.sesame_request_begin(ring._ring, rules._rules, b"POST", 4, None, 0, NOW, ctypes.byref(request)) == 0
+    assert (request.session, request.foreign_sessions) == (_native.SESSION_NONE, 0)
+    out = ctypes.create_string_buffer(_native.HEADERS_CAP)
+    length, flags = ctypes.c_size_t(), ctypes.c_uint32()
+    args = (ring._ring, rules._rules, ctypes.byref(request), _native.ACTION_LOGIN, 7, _native.NO_LIMIT, None, 0, NOW,
+            out, len(out), ctypes.byref(length), ctypes.byref(flags))  # fmt: skip
+    assert lib.sesame_request_finish(*args) == 0
+    lines = out.raw[: length.value].decode()
+    assert lines.startswith("Set-Cookie: __Host-sesame-device=") and lines.endswith("Vary: Cookie\n")
+    assert request.claims.user_id == 7 and flags.value == 0
+    assert lib.sesame_request_finish(*args) == sesame.InvalidArgument.code  # once per begin
+    rules.close()
+    assert lib.sesame_request_begin(ring._ring, rules._rules, b"GET", 3, None, 0, NOW, ctypes.byref(request)) == sesame.NullArgument.code

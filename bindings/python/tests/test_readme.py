@@ -35,23 +35,37 @@ def test_wsgi_example_serves_a_login(tmp_path: Path) -> None:
 import wsgiref.util
 import readme_app
 
-def call(path, cookie=""):
+jar = {}
+
+def call(method, path):
     environ = {}
     wsgiref.util.setup_testing_defaults(environ)
+    environ["REQUEST_METHOD"] = method
     environ["PATH_INFO"] = path
-    if cookie:
-        environ["HTTP_COOKIE"] = cookie
+    if jar:
+        environ["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in jar.items())
     seen = {}
     def start_response(status, headers, exc_info=None):
         seen["headers"] = headers
-    return b"".join(readme_app.app(environ, start_response)), seen["headers"]
+    body = b"".join(readme_app.app(environ, start_response))
+    for name, value in seen["headers"]:
+        if name == "Set-Cookie":
+            key, _, rest = value.partition("=")
+            if "Max-Age=0;" in rest:
+                jar.pop(key, None)
+            else:
+                jar[key] = rest.split(";")[0]
+    return body.split(b"\\n")[0]
 
-body, headers = call("/login")
-assert body == b"user: 42\\n", body
-cookies = "; ".join(value.split(";")[0] for name, value in headers if name == "Set-Cookie")
-assert call("/", cookies)[0] == b"user: 42\\n"
-assert call("/logout", cookies)[0] == b"user: None\\n"
-assert call("/")[0] == b"user: None\\n"
+assert call("GET", "/") == b"user: None"
+assert call("POST", "/login") == b"user: 42", jar
+assert call("GET", "/") == b"user: 42"
+assert call("GET", "/login") == b"user: 42"  # a GET does nothing here
+assert call("POST", "/logout-everywhere") == b"user: None"
+assert readme_app.cutoffs and call("GET", "/") == b"user: None"
+assert call("POST", "/login") == b"user: 42"
+assert call("POST", "/logout") == b"user: None"
+assert call("GET", "/") == b"user: None"
 print("ok")
 """
     result = subprocess.run(

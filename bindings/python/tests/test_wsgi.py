@@ -1,5 +1,6 @@
-"""The WSGI middleware with a real WSGI app: in-process through wsgiref's
-testing environ, and over HTTP through wsgiref's server on 127.0.0.1."""
+"""The WSGI middleware on the core's cookie rules (docs/COOKIES.md), with a
+real WSGI app: in-process through wsgiref's testing environ, and over HTTP
+through wsgiref's server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -9,20 +10,30 @@ import socketserver
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.util import setup_testing_defaults
 
 import pytest
 
 import sesame
-from sesame import Keyring, Policy
-from sesame.wsgi import SessionMiddleware, device_context, parse_cookies
+from sesame import CookieRules, Keyring, Policy
+from sesame import wsgi as sesame_wsgi
+from sesame.wsgi import SessionMiddleware
 
-from .conftest import K1, K2, NOW
+from .conftest import K2, NOW
 
-DAY = 86400
+DEVICE = "__Host-sesame-device"
+PREFIX = "__Host-sesame-s-"
+CACHE_HEADERS = {
+    "Cache-Control": "private, no-store",
+    "Expires": "Thu, 01 Jan 1970 00:00:00 GMT",
+    "Pragma": "no-cache",
+    "Surrogate-Control": "no-store",
+    "CDN-Cache-Control": "no-store",
+    "Cloudflare-CDN-Cache-Control": "no-store",
+    "X-Accel-Expires": "0",
+}
 
 
 class Clock:
@@ -38,27 +49,26 @@ class Clock:
 
 def make_app(cutoffs: dict[int, int]) -> Callable[..., Iterable[bytes]]:
     """A small app: /login?user=N[&remember=1], /logout, /logout-everywhere,
-    anything else shows who is logged in. It sets a public Cache-Control on
-    every response, which the middleware must override whenever it sets or
-    clears the session cookie."""
+    /reject; anything else shows who is logged in. Every response says
+    public and cacheable, which the middleware must override whenever it
+    sets or deletes a cookie."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        handle = environ["sesame"]
+        auth = environ["sesame.auth"]
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
         path = environ["PATH_INFO"]
         if path == "/login":
-            handle.login(int(query["user"][0]), data=b"app-data", remember_me="remember" in query)
+            auth.login(int(query["user"][0]), data=b"app-data", remember_me="remember" in query)
         elif path == "/logout":
-            handle.logout()
+            auth.logout()
         elif path == "/logout-everywhere":
-            user = handle.user_id
-            assert user is not None
-            cutoffs[user] = handle.now  # the app's store
-            handle.login(user)  # this browser stays logged in, afresh
+            auth.logout_everywhere(stay_logged_in="stay" in query)
+        elif path == "/reject":
+            auth.reject()
         elif path == "/boom":
             raise RuntimeError("app error")
         session = environ["sesame.session"]
-        assert session is handle.session
+        assert session is auth.session
         body = f"user={session.user_id if session else 'anonymous'}".encode()
         start_response(
             "200 OK",
@@ -67,7 +77,6 @@ def make_app(cutoffs: dict[int, int]) -> Callable[..., Iterable[bytes]]:
                 ("Cache-Control", "public, max-age=600"),
                 ("Expires", "Thu, 01 Jan 2099 00:00:00 GMT"),
                 ("CDN-Cache-Control", "max-age=600"),
-                ("Surrogate-Control", "max-age=600"),
                 ("Vary", "Accept-Encoding"),
                 ("Content-Length", str(len(body))),
             ],
@@ -86,56 +95,67 @@ class Response:
     def all(self, name: str) -> list[str]:
         return [value for key, value in self.headers if key.lower() == name.lower()]
 
-    def one(self, name: str) -> str | None:
-        values = self.all(name)
-        assert len(values) <= 1, (name, values)
-        return values[0] if values else None
-
-    def set_cookie(self, name: str) -> str | None:
+    def set_cookies(self) -> dict[str, str]:
+        """name -> the rest of its Set-Cookie line."""
+        out = {}
         for value in self.all("Set-Cookie"):
-            if value.startswith(name + "="):
-                return value
-        return None
+            name, _, rest = value.partition("=")
+            assert name not in out, value
+            out[name] = rest
+        return out
+
+    def sessions(self) -> dict[str, str]:
+        return {k: v for k, v in self.set_cookies().items() if k.startswith(PREFIX)}
+
+    def deleted(self) -> list[str]:
+        return [k for k, v in self.set_cookies().items() if v.startswith(";") and "Max-Age=0" in v]
 
 
-def check_cache_headers(response: Response, cookie_name: str = "session") -> None:
-    """The rule of the incident: any response that sets or clears the session
-    cookie is private and not storable, whatever the app said."""
-    if response.set_cookie(cookie_name) is None and response.set_cookie("sesame_device") is None:
+def check_cache_headers(response: Response, method: str, had_device: bool = True) -> None:
+    """The rules' response invariants: a response that touches a cookie
+    carries every cache header (the app's replaced, Vary appended); a GET
+    response never deletes a cookie and sets the device cookie only for a
+    login from a browser without one (the GET login caveat)."""
+    cookies = response.set_cookies()
+    if not cookies:
         return
-    assert response.all("Cache-Control") == ["private, no-store"], response.headers
-    assert response.all("Expires") == []
-    assert response.all("CDN-Cache-Control") == [] and response.all("Surrogate-Control") == []
-    vary = ",".join(response.all("Vary")).lower()
-    assert "cookie" in [part.strip() for part in vary.split(",")], response.headers
+    for name, value in CACHE_HEADERS.items():
+        assert response.all(name) == [value], (name, response.headers)
+    (vary,) = response.all("Vary")
+    assert vary in ("Cookie", "Accept-Encoding, Cookie"), vary
+    for value in response.all("Set-Cookie"):
+        assert value.endswith("; Path=/; Secure; HttpOnly; SameSite=Lax"), value
+    if method in ("GET", "HEAD"):
+        assert response.deleted() == [], response.headers
+        assert DEVICE not in cookies or (not had_device and response.sessions()), response.headers
 
 
 @dataclass
 class Browser:
-    """A cookie jar and a WSGI caller (in-process)."""
+    """A cookie jar (Max-Age=0 deletes) and an in-process WSGI caller."""
 
     app: Callable[..., Iterable[bytes]]
     cookies: dict[str, str] = field(default_factory=dict)
-    log: list[Response] = field(default_factory=list)
+
+    def header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+    def request(self, method: str, path: str) -> Response:
+        path, _, query = path.partition("?")
+        environ: dict[str, Any] = {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": method}
+        if self.cookies:
+            environ["HTTP_COOKIE"] = self.header()
+        setup_testing_defaults(environ)
+        response = call(self.app, environ)
+        check_cache_headers(response, method, DEVICE in self.cookies)
+        self.store(response)
+        return response
 
     def get(self, path: str) -> Response:
-        path, _, query = path.partition("?")
-        environ: dict[str, Any] = {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": "GET"}
-        if self.cookies:
-            environ["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        setup_testing_defaults(environ)
-        captured: dict[str, Any] = {}
+        return self.request("GET", path)
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: None
-
-        body = b"".join(self.app(environ, start_response))
-        response = Response(captured["status"], captured["headers"], body.decode())
-        check_cache_headers(response)
-        self.store(response)
-        self.log.append(response)
-        return response
+    def post(self, path: str) -> Response:
+        return self.request("POST", path)
 
     def store(self, response: Response) -> None:
         for value in response.all("Set-Cookie"):
@@ -145,6 +165,43 @@ class Browser:
                 self.cookies.pop(name, None)
             else:
                 self.cookies[name] = cookie
+
+    def session_cookies(self) -> dict[str, str]:
+        return {k: v for k, v in self.cookies.items() if k.startswith(PREFIX)}
+
+
+def call(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> Response:
+    captured: dict[str, Any] = {}
+    written: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        if exc_info is not None and captured.get("sent"):
+            raise exc_info[1].with_traceback(exc_info[2])
+        if exc_info is None and "status" in captured:
+            raise AssertionError("Headers already set!")  # as wsgiref's
+        captured["status"], captured["headers"] = status, list(headers)
+        return written.append
+
+    result = app(environ, start_response)
+    try:
+        chunks = []
+        for chunk in result:
+            if chunk:
+                assert "headers" in captured, "a body chunk before the headers"
+                captured["sent"] = True
+            chunks.append(chunk)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return Response(captured["status"], captured["headers"], (b"".join(written) + b"".join(chunks)).decode())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_warnings() -> Iterator[None]:
+    sesame_wsgi._warned.clear()
+    yield
+    sesame_wsgi._warned.clear()
 
 
 @pytest.fixture
@@ -158,277 +215,338 @@ def cutoffs() -> dict[int, int]:
 
 
 @pytest.fixture
-def app(ring: Keyring, clock: Clock, cutoffs: dict[int, int]) -> SessionMiddleware:
-    return SessionMiddleware(make_app(cutoffs), ring, clock=clock, revoked_before=cutoffs.get)
+def detections() -> list[tuple[str, int]]:
+    return []
 
 
-def test_anonymous_requests_are_left_alone(app: SessionMiddleware) -> None:
+@pytest.fixture
+def app(ring: Keyring, clock: Clock, cutoffs: dict[int, int], detections: list[tuple[str, int]]) -> SessionMiddleware:
+    return SessionMiddleware(
+        make_app(cutoffs),
+        ring,
+        policy=Policy(refresh_after=600),
+        clock=clock,
+        revoked_before=cutoffs.get,
+        set_revoked_before=cutoffs.__setitem__,
+        on_detection=lambda environ, count: detections.append((environ["PATH_INFO"], count)),
+    )
+
+
+def logged_in(app: SessionMiddleware, user: int) -> Browser:
+    browser = Browser(app)
+    browser.post(f"/login?user={user}")
+    return browser
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "sesame" and r.levelno == logging.WARNING]
+
+
+def test_anonymous_get_is_left_alone(app: SessionMiddleware) -> None:
     browser = Browser(app)
     response = browser.get("/")
-    assert response.body == "user=anonymous"
-    assert response.all("Set-Cookie") == []
-    assert response.one("Cache-Control") == "public, max-age=600"  # untouched
-    assert response.one("Vary") == "Accept-Encoding"
+    assert response.body == "user=anonymous" and response.set_cookies() == {}
+    assert response.all("Vary") == ["Accept-Encoding"] and response.all("Expires") == ["Thu, 01 Jan 2099 00:00:00 GMT"]
+    assert response.all("Cache-Control") == ["public, max-age=600"]
 
 
-def test_login_request_logout(app: SessionMiddleware, clock: Clock) -> None:
+def test_login_by_post_sets_device_session_and_cache_headers(app: SessionMiddleware) -> None:
     browser = Browser(app)
-    response = browser.get("/login?user=42")
-    assert response.body == "user=42"
-    cookie = response.set_cookie("session")
-    assert cookie is not None
-    attributes = [part.strip() for part in cookie.split(";")[1:]]
-    assert attributes == ["Path=/", "HttpOnly", "Secure", "SameSite=Lax"]  # no Max-Age: a browser-session cookie
-    device = response.set_cookie("sesame_device")
-    assert device is not None and "Max-Age=34560000" in device and "HttpOnly" in device
-    assert response.one("Vary") == "Accept-Encoding, Cookie"
-    assert len(browser.cookies["sesame_device"]) == 43
+    response = browser.post("/login?user=7")
+    assert response.body == "user=7"
+    cookies = response.set_cookies()
+    assert list(cookies)[0] == DEVICE and len(cookies) == 2, cookies
+    assert "Max-Age=34560000;" in cookies[DEVICE]
+    ((name, value),) = response.sessions().items()
+    assert len(name) == len(PREFIX) + 11 and "Max-Age=86400;" in value
+    # The app's cache headers are gone, every other header is kept.
+    assert response.all("Content-Type") == ["text/plain"] and response.all("Content-Length") == ["6"]
+    assert response.all("CDN-Cache-Control") == ["no-store"] and response.all("Vary") == ["Accept-Encoding, Cookie"]
+    # The session opens on later requests, which then set nothing.
+    again = browser.get("/")
+    assert again.body == "user=7" and again.set_cookies() == {}
 
-    clock.advance(60)
+
+def test_session_data_and_lifetimes_reach_the_app(ring: Keyring, clock: Clock) -> None:
+    seen: list[sesame.Session] = []
+
+    def view(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        auth = environ["sesame.auth"]
+        if environ["PATH_INFO"] == "/login":
+            returned = auth.login(5, data=bytearray(b"role=admin"), remember_me=True)
+            assert returned is environ["sesame.session"] and auth.user_id == 5
+        seen.append(environ["sesame.session"])
+        start_response("200 OK", [])
+        return [b""]
+
+    app = SessionMiddleware(view, ring, clock=clock, remember_me_lifetime=3600, login_lifetime=60)
+    browser = Browser(app)
+    response = browser.post("/login")
+    assert "Max-Age=3600;" in next(iter(response.sessions().values()))
+    browser.get("/")
+    login, later = seen
+    assert later is not None and login is not None
+    assert (later.user_id, later.data, later.lifetime) == (5, b"role=admin", 3600)
+    assert later.session_id == login.session_id and later.issued_at_unix == NOW
+
+
+def test_refresh_on_get_sets_only_the_session_cookie(app: SessionMiddleware, clock: Clock, ring: Keyring) -> None:
+    browser = logged_in(app, 7)
+    (name, token), = browser.session_cookies().items()
+    clock.advance(601)
     response = browser.get("/")
-    assert response.body == "user=42"
-    assert response.all("Set-Cookie") == []  # not due for a refresh
-    assert response.one("Cache-Control") == "public, max-age=600"
-    assert response.one("Vary") == "Accept-Encoding, Cookie"  # the request carried a session
+    assert response.body == "user=7"
+    cookies = response.set_cookies()
+    assert list(cookies) == [name], cookies  # no device cookie, no deletion
+    assert response.deleted() == [] and not cookies[name].startswith(";")
+    assert browser.session_cookies()[name] != token
+    # Not due again right away.
+    assert browser.get("/").set_cookies() == {}
 
-    response = browser.get("/logout")
+
+def test_a_replayed_refresh_changes_nobody_and_is_detected(
+    app: SessionMiddleware, clock: Clock, detections: list[tuple[str, int]], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="sesame")
+    alice, bob = logged_in(app, 1), logged_in(app, 2)
+    clock.advance(601)
+    refresh = alice.get("/")
+    assert refresh.sessions()
+    # A shared cache hands Alice's response, Set-Cookie and all, to Bob.
+    bob.store(refresh)
+    assert len(bob.session_cookies()) == 2
+    assert bob.get("/").body == "user=2"
+    assert detections == [("/", 1)] and app.rules.detections == 1 == app.detections
+    warned = warnings_of(caplog)
+    assert len(warned) == 1, warned
+    for token in alice.session_cookies().values():
+        assert token not in caplog.text
+    assert all(token not in caplog.text for token in bob.cookies.values())
+    # Counted every time, logged at most once a minute.
+    assert bob.get("/again").body == "user=2"
+    assert detections == [("/", 1), ("/again", 1)] and app.rules.detections == 2
+    assert len(warnings_of(caplog)) == 1
+    # Bob's next POST deletes the foreign cookie; Bob stays Bob.
+    (alices_name,) = alice.session_cookies()
+    post = bob.post("/")
+    assert post.body == "user=2" and post.deleted() == [alices_name]
+    assert alices_name not in bob.cookies and len(bob.session_cookies()) == 1
+    assert bob.get("/").body == "user=2" and alice.get("/").body == "user=1"
+
+
+def test_on_detection_errors_never_reach_the_app(ring: Keyring, caplog: pytest.LogCaptureFixture) -> None:
+    def broken(environ: dict[str, Any], count: int) -> None:
+        raise ValueError("callback bug")
+
+    app = SessionMiddleware(make_app({}), ring, on_detection=broken)
+    browser = logged_in(app, 3)
+    browser.cookies[PREFIX + "AAAAAAAAAAA"] = "junk"
+    assert browser.get("/").body == "user=3"
+    assert "on_detection raised" in caplog.text
+
+
+def test_logout_by_post_rotates_the_device_and_ends_the_session(app: SessionMiddleware) -> None:
+    browser = logged_in(app, 7)
+    device = browser.cookies[DEVICE]
+    (name,) = browser.session_cookies()
+    response = browser.post("/logout")
     assert response.body == "user=anonymous"
-    cleared = response.set_cookie("session")
-    assert cleared is not None and cleared.startswith("session=;") and "Max-Age=0" in cleared
-    assert "session" not in browser.cookies
+    assert response.deleted() == [name]
+    assert browser.cookies[DEVICE] != device and browser.session_cookies() == {}
     assert browser.get("/").body == "user=anonymous"
+    # A cached copy of the old session cookie is foreign from now on.
+    old = logged_in(app, 7)
+    old.post("/logout")
+    assert old.get("/").body == "user=anonymous"
 
 
-def test_session_data_reaches_the_app(app: SessionMiddleware, ring: Keyring) -> None:
+def test_logout_by_get_sets_nothing_and_warns_once(app: SessionMiddleware, caplog: pytest.LogCaptureFixture) -> None:
+    browser = logged_in(app, 7)
+    for _ in range(2):
+        response = browser.get("/logout")
+        assert response.body == "user=anonymous" and response.set_cookies() == {}
+    (warning,) = warnings_of(caplog)
+    assert "logout() on a GET" in warning
+    assert browser.get("/").body == "user=7"  # the cookie could not be deleted
+
+
+def test_login_by_get_without_a_device_warns_once(app: SessionMiddleware, caplog: pytest.LogCaptureFixture) -> None:
+    response = Browser(app).get("/login?user=9")
+    assert DEVICE in response.set_cookies() and response.sessions()
+    Browser(app).get("/login?user=9")
+    (warning,) = warnings_of(caplog)
+    assert "login on a GET" in warning
+    # With a device cookie (set by any POST), a GET login is protected.
     browser = Browser(app)
-    browser.get("/login?user=7")
-    context = device_context(browser.cookies["sesame_device"])
-    session = ring.open(browser.cookies["session"], context=context, now=NOW)
-    assert session.data == b"app-data" and session.user_id == 7 and session.lifetime is None
+    browser.post("/")
+    assert DEVICE in browser.cookies
+    callback = browser.get("/login?user=9")
+    assert DEVICE not in callback.set_cookies() and callback.sessions()
+    assert browser.get("/").body == "user=9" and len(warnings_of(caplog)) == 1
 
 
-def test_refresh_when_due(app: SessionMiddleware, clock: Clock, ring: Keyring) -> None:
-    browser = Browser(app)
-    browser.get("/login?user=42")
-    first = browser.cookies["session"]
-    clock.advance(899)
-    assert browser.get("/").all("Set-Cookie") == []
-    clock.advance(1)  # 900 s: due
-    response = browser.get("/")
-    assert response.body == "user=42"
-    assert response.set_cookie("session") is not None
-    assert response.all("Cache-Control") == ["private, no-store"]
-    second = browser.cookies["session"]
-    assert second != first
-    context = device_context(browser.cookies["sesame_device"])
-    old = ring.open(first, context=context, now=clock.now)
-    new = ring.open(second, context=context, now=clock.now)
-    assert new.session_id == old.session_id and new.issued_at == old.issued_at
-    assert new.refreshed_at_unix == clock.now
-
-
-def test_idle_expiry(app: SessionMiddleware, clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
-    browser = Browser(app)
-    browser.get("/login?user=42")
-    clock.advance(DAY - 1)
-    assert browser.get("/").body == "user=42"  # refreshed: the idle clock starts again
-    clock.advance(DAY - 1)
-    assert browser.get("/").body == "user=42"
-    clock.advance(DAY)
-    with caplog.at_level(logging.INFO, logger="sesame.wsgi"):
+def test_bad_cookies_on_get_set_nothing_and_on_post_are_deleted(
+    app: SessionMiddleware, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="sesame")
+    browser = logged_in(app, 7)
+    (name, token), = browser.session_cookies().items()
+    for bad in (token[:-2] + ("AA" if not token.endswith("AA") else "BB"), "junk", "", "é"):
+        browser.cookies[name] = bad
         response = browser.get("/")
-    assert response.body == "user=anonymous"
-    assert response.set_cookie("session") is not None and "session" not in browser.cookies
-    assert "SESAME_IDLE_EXPIRED" in caplog.text
-    assert browser.cookies.get("sesame_device")  # the device cookie stays
+        assert response.body == "user=anonymous" and response.set_cookies() == {}
+    assert "session cookie rejected" in caplog.text and token not in caplog.text
+    post = browser.post("/")
+    assert post.body == "user=anonymous" and post.deleted() == [name]
+    # Expired: idle timeout (24 h) passed.
+    browser = logged_in(app, 8)
+    (name,) = browser.session_cookies()
+    clock.advance(86400)
+    assert browser.get("/").set_cookies() == {} and name in browser.cookies
+    assert browser.get("/").body == "user=anonymous"
+    post = browser.post("/")
+    assert post.deleted() == [name] and browser.session_cookies() == {}
 
 
-def test_absolute_expiry(app: SessionMiddleware, clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
-    browser = Browser(app)
-    browser.get("/login?user=42")
-    for _ in range(27):  # active every 12 hours: refreshed each time
-        clock.advance(DAY // 2)
-        assert browser.get("/").body == "user=42"
-    clock.advance(DAY // 2)  # 14 days since login
-    with caplog.at_level(logging.INFO, logger="sesame.wsgi"):
-        response = browser.get("/")
-    assert response.body == "user=anonymous"
-    assert "SESAME_LIFETIME_EXPIRED" in caplog.text
-    assert "session" not in browser.cookies
+def test_a_session_without_its_device_cookie_is_anonymous(app: SessionMiddleware) -> None:
+    browser = logged_in(app, 7)
+    del browser.cookies[DEVICE]
+    assert browser.get("/").body == "user=anonymous"
+    other = logged_in(app, 8)
+    # Alice's cookies under Bob's device: still Bob.
+    other.cookies.update(browser.session_cookies())
+    assert other.get("/").body == "user=8"
 
 
-def test_remember_me(app: SessionMiddleware, clock: Clock) -> None:
-    browser = Browser(app)
-    response = browser.get("/login?user=5&remember=1")
-    cookie = response.set_cookie("session")
-    assert cookie is not None and f"Max-Age={14 * DAY}" in cookie  # the policy's absolute lifetime
-    clock.advance(DAY // 2)
-    response = browser.get("/")
-    cookie = response.set_cookie("session")
-    assert cookie is not None and f"Max-Age={14 * DAY - DAY // 2}" in cookie  # what is left
+def test_framework_cookie_names_are_refused(ring: Keyring) -> None:
+    for kwargs in ({"device_cookie_name": "session"}, {"session_cookie_prefix": "session"}, {"device_cookie_name": "bad name"}):
+        with pytest.raises(sesame.InvalidCookieName):
+            SessionMiddleware(make_app({}), ring, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(sesame.InvalidCookieName):
+        CookieRules(device_name="sessionid")
+    with pytest.raises(ValueError):
+        SessionMiddleware(make_app({}), ring, rules=CookieRules(), policy=Policy())
+    rules = CookieRules(device_name="__Host-app-device", session_prefix="__Host-app-s-")
+    browser = Browser(SessionMiddleware(make_app({}), ring, rules=rules))
+    response = browser.post("/login?user=1")
+    assert set(browser.cookies) == {"__Host-app-device", *[k for k in response.set_cookies() if k.startswith("__Host-app-s-")]}
+    assert rules.detections == 0 and "detections=0" in repr(rules)
+    rules.close()
+    with pytest.raises(sesame.NullArgument):
+        rules.detections
 
 
-def test_tampered_and_junk_cookies(app: SessionMiddleware, caplog: pytest.LogCaptureFixture) -> None:
-    browser = Browser(app)
-    browser.get("/login?user=42")
-    token = browser.cookies["session"]
-    middle = len(token) // 2
-    junk = [
-        token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :],
-        "garbage",
-        "%%%",
-        '"quoted"',
-        "A" * 5000,
-        "é" * 100,
-        token + token,
-    ]
-    for value in junk:
-        browser.cookies["session"] = value
-        with caplog.at_level(logging.INFO, logger="sesame.wsgi"):
-            response = browser.get("/")
-        assert response.status == "200 OK" and response.body == "user=anonymous"
-        assert response.set_cookie("session") is not None  # cleared
-        assert token not in caplog.text  # never log a token
-    assert "SESAME_AUTH_FAILED" in caplog.text and "SESAME_MALFORMED" in caplog.text
-    assert "SESAME_TOO_LONG" in caplog.text
-    # a mangled Cookie header as a whole
-    browser.cookies = {"sesame_device": "x;;;=;", "session": "=;="}
-    assert browser.get("/").status == "200 OK"
+def test_revoked_before_and_logout_everywhere(app: SessionMiddleware, clock: Clock, cutoffs: dict[int, int]) -> None:
+    laptop, phone = logged_in(app, 7), logged_in(app, 7)
+    clock.advance(10)
+    response = phone.post("/logout-everywhere?stay=1")
+    assert response.body == "user=7" and cutoffs == {7: NOW + 10}
+    assert phone.get("/").body == "user=7"
+    assert laptop.get("/").body == "user=anonymous"  # GET: nothing deleted
+    (name,) = laptop.session_cookies()
+    assert laptop.post("/").deleted() == [name]
+    clock.advance(10)
+    assert phone.post("/logout-everywhere").body == "user=anonymous"
+    assert phone.get("/").body == "user=anonymous" and cutoffs == {7: NOW + 20}
+    # An app-side rejection of its own: the cookie goes on the next POST.
+    browser = logged_in(app, 8)
+    assert browser.post("/reject").body == "user=anonymous" and browser.session_cookies() == {}
 
 
-def test_device_binding(app: SessionMiddleware, caplog: pytest.LogCaptureFixture) -> None:
-    alice, bob = Browser(app), Browser(app)
-    alice.get("/login?user=1")
-    bob.get("/login?user=2")
-    assert alice.cookies["sesame_device"] != bob.cookies["sesame_device"]
-    # Alice's session cookie in Bob's browser (swapped, or stolen): rejected.
-    bob.cookies["session"] = alice.cookies["session"]
-    with caplog.at_level(logging.INFO, logger="sesame.wsgi"):
-        response = bob.get("/")
-    assert response.body == "user=anonymous" and "SESAME_AUTH_FAILED" in caplog.text
-    # ... and in a browser without any device cookie.
-    thief = Browser(app, cookies={"session": alice.cookies["session"]})
-    assert thief.get("/").body == "user=anonymous"
-    # Alice is unaffected.
-    assert alice.get("/").body == "user=1"
-
-
-def test_login_keeps_an_existing_device_id(app: SessionMiddleware) -> None:
-    browser = Browser(app)
-    browser.get("/login?user=1")
-    device = browser.cookies["sesame_device"]
-    browser.get("/logout")
-    response = browser.get("/login?user=2")
-    assert browser.cookies["sesame_device"] == device
-    assert response.set_cookie("sesame_device") is not None  # re-sent: its Max-Age starts again
-    assert browser.get("/").body == "user=2"
-
-
-def test_logout_everywhere(app: SessionMiddleware, clock: Clock, cutoffs: dict[int, int]) -> None:
-    laptop, phone, other_user = Browser(app), Browser(app), Browser(app)
-    laptop.get("/login?user=9")
-    phone.get("/login?user=9")
-    other_user.get("/login?user=10")
-    clock.advance(30)
-    response = phone.get("/logout-everywhere")
-    assert response.body == "user=9" and cutoffs == {9: clock.now}
-    assert phone.get("/").body == "user=9"  # logged in afresh at the cut-off: kept
-    assert laptop.get("/").body == "user=anonymous"  # issued before the cut-off: revoked
-    assert "session" not in laptop.cookies
-    assert other_user.get("/").body == "user=10"
-    # the callback may return a datetime as well
-    cutoffs[10] = datetime.fromtimestamp(clock.now + 1, timezone.utc)  # type: ignore[assignment]
-    assert other_user.get("/").body == "user=anonymous"
+def test_a_revoked_cookie_does_not_stop_a_login(app: SessionMiddleware, clock: Clock, cutoffs: dict[int, int]) -> None:
+    browser = logged_in(app, 7)
+    clock.advance(5)
+    cutoffs[7] = clock.now
+    assert browser.post("/login?user=7").body == "user=7"
+    assert browser.get("/").body == "user=7"
 
 
 def test_key_rotation_through_the_middleware(app: SessionMiddleware, ring: Keyring, clock: Clock) -> None:
-    browser = Browser(app)
-    browser.get("/login?user=3")
+    browser = logged_in(app, 7)
     ring.add_key(2, K2)
     ring.promote(2)
-    clock.advance(1000)
-    response = browser.get("/")  # due: refreshed under key 2
-    assert response.body == "user=3" and response.set_cookie("session") is not None
+    assert browser.get("/").body == "user=7"
+    clock.advance(601)
+    browser.get("/")  # refreshed under key 2
     ring.retire(1)
-    assert browser.get("/").body == "user=3"
-    ring.add_key(1, K1)
-    ring.promote(1)
-    ring.retire(2)
-    assert browser.get("/").body == "user=anonymous"  # its key is gone
+    assert browser.get("/").body == "user=7"
+    assert sesame.token_key_id(next(iter(browser.session_cookies().values()))) == 2
 
 
-def test_login_after_start_response_is_refused(ring: Keyring) -> None:
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+def test_generator_apps_write_and_error_responses(ring: Keyring, clock: Clock) -> None:
+    def generator_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        yield b""  # allowed before start_response
+        environ["sesame.auth"].login(4)
+        start_response("200 OK", [("Cache-Control", "public")])
+        yield b"hello"
+        with pytest.raises(RuntimeError, match="after start_response"):
+            environ["sesame.auth"].logout()
+        yield b" world"
+
+    browser = Browser(SessionMiddleware(generator_app, ring, clock=clock))
+    response = browser.post("/")
+    assert response.body == "hello world" and response.sessions() and response.all("Cache-Control") == ["private, no-store"]
+
+    def write_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        environ["sesame.auth"].login(5)
+        write = start_response("200 OK", [])
+        with pytest.raises(RuntimeError, match="after start_response"):
+            environ["sesame.auth"].login(6)
+        write(b"written")
+        return []
+
+    response = Browser(SessionMiddleware(write_app, ring, clock=clock)).post("/")
+    assert response.body == "written" and response.sessions()
+
+    def failing_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        environ["sesame.auth"].login(6)
+        start_response("200 OK", [("Cache-Control", "public")])
+        try:
+            raise ValueError("late")
+        except ValueError:
+            import sys
+
+            start_response("500 Error", [("Content-Type", "text/plain")], sys.exc_info())
+        return [b"oops"]
+
+    response = Browser(SessionMiddleware(failing_app, ring, clock=clock)).post("/")
+    assert response.status == "500 Error" and response.sessions() and response.all("Content-Type") == ["text/plain"]
+
+    def twice(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        environ["sesame.auth"].login(1)
+        with pytest.raises(RuntimeError, match="one login"):
+            environ["sesame.auth"].login(2)
+        with pytest.raises(ValueError):
+            environ["sesame.auth"].login(-1)
         start_response("200 OK", [])
-        with pytest.raises(RuntimeError):
-            environ["sesame"].login(1)
-        with pytest.raises(RuntimeError):
-            environ["sesame"].logout()
+        with pytest.raises(AssertionError):
+            start_response("200 OK", [])
         return [b"ok"]
 
-    assert Browser(SessionMiddleware(app, ring)).get("/").body == "ok"
+    assert Browser(SessionMiddleware(twice, ring, clock=clock)).post("/").body == "ok"
 
 
-def test_app_errors_propagate(app: SessionMiddleware, ring: Keyring, clock: Clock) -> None:
+def test_app_errors_propagate(app: SessionMiddleware) -> None:
+    browser = logged_in(app, 7)
     with pytest.raises(RuntimeError, match="app error"):
-        Browser(app).get("/boom")
-
-    def broken_store(user_id: int) -> int:
-        raise LookupError("the store is down")
-
-    browser = Browser(app)
-    browser.get("/login?user=1")
-    strict = SessionMiddleware(make_app({}), ring, clock=clock, revoked_before=broken_store)
-    browser.app = strict
-    with pytest.raises(LookupError):  # the app's failure, not the cookie's: nobody is logged in by it
-        browser.get("/")
+        browser.get("/boom")
+    assert browser.get("/").body == "user=7"
 
 
-def test_without_device_binding(ring: Keyring, clock: Clock, cutoffs: dict[int, int]) -> None:
-    app = SessionMiddleware(
-        make_app(cutoffs), ring, clock=clock, bind_to_device=False, cookie_name="sid", secure=False
-    )
-    browser = Browser(app)
-    response = browser.get("/login?user=8")
-    cookie = response.set_cookie("sid")
-    assert cookie is not None and "Secure" not in cookie and response.set_cookie("sesame_device") is None
-    assert response.all("Cache-Control") == ["private, no-store"]
-    assert ring.open(browser.cookies["sid"], now=NOW).user_id == 8  # not bound
-    assert browser.get("/").body == "user=8"
-
-
-def test_middleware_options_are_checked(ring: Keyring) -> None:
-    with pytest.raises(ValueError):
-        SessionMiddleware(make_app({}), ring, cookie_name="bad name")
-    with pytest.raises(ValueError):
-        SessionMiddleware(make_app({}), ring, same_site="None", secure=False)
-    custom = SessionMiddleware(make_app({}), ring, policy=Policy(absolute_lifetime=None), remember_me_lifetime=None)
-    assert custom.remember_me_lifetime == 30 * DAY
-
-
-def test_parse_cookies() -> None:
-    assert parse_cookies("a=1; b=2;c=3") == {"a": "1", "b": "2", "c": "3"}
-    assert parse_cookies('a="x"; a=2; junk; =; b') == {"a": "x"}
-    assert parse_cookies("") == {}
-
-
-def test_two_users_many_threads_in_process(ring: Keyring, clock: Clock, cutoffs: dict[int, int]) -> None:
-    """Two users hammer the same path from several threads each; with a
-    refresh on every request every response carries a Set-Cookie, which must
-    always be the requester's own (and never cacheable)."""
-    app = SessionMiddleware(make_app(cutoffs), ring, clock=clock, policy=Policy(refresh_after=0))
+def test_two_users_many_threads_in_process(ring: Keyring, clock: Clock) -> None:
+    """Two users hammer one path from several threads each, a refresh due
+    on every request: every response is the requester's own."""
+    app = SessionMiddleware(make_app({}), ring, clock=clock, policy=Policy(refresh_after=0))
     errors: list[BaseException] = []
 
     def user(user_id: int) -> None:
         try:
-            browser = Browser(app)
-            browser.get(f"/login?user={user_id}")
+            browser = logged_in(app, user_id)
             for _ in range(150):
                 response = browser.get("/dashboard")
                 assert response.body == f"user={user_id}", response.body
-                assert response.set_cookie("session") is not None
-                context = device_context(browser.cookies["sesame_device"])
-                assert ring.open(browser.cookies["session"], context=context, now=clock.now).user_id == user_id
+                assert response.sessions()
+                assert len(browser.session_cookies()) == 1
         except BaseException as error:  # noqa: BLE001
             errors.append(error)
 
@@ -449,39 +567,34 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def test_two_users_hammering_over_http(ring: Keyring, cutoffs: dict[int, int]) -> None:
-    """The incident's reproduction, against a real threaded HTTP server on
-    127.0.0.1: two users, several threads each, the same URL; every response
-    must name its own user, and every Set-Cookie must be the requester's own
-    session and marked private, no-store."""
-    app = SessionMiddleware(make_app(cutoffs), ring, policy=Policy(refresh_after=0), secure=False)
+def test_two_users_over_http(ring: Keyring) -> None:
+    """Over a real threaded HTTP server on 127.0.0.1: two users, several
+    threads each, logging in by POST and then hammering one URL."""
+    app = SessionMiddleware(make_app({}), ring, policy=Policy(refresh_after=0))
     server = make_server("127.0.0.1", 0, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
     port = server.server_address[1]
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     serving.start()
     errors: list[BaseException] = []
 
-    def request(connection: http.client.HTTPConnection, path: str, cookies: dict[str, str]) -> Response:
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
-        connection.request("GET", path, headers=headers)
+    def request(connection: http.client.HTTPConnection, method: str, path: str, jar: Browser) -> Response:
+        headers = {"Cookie": jar.header()} if jar.cookies else {}
+        connection.request(method, path, headers=headers)
         raw = connection.getresponse()
-        body = raw.read().decode()
-        response = Response(f"{raw.status} {raw.reason}", raw.getheaders(), body)
-        check_cache_headers(response)
+        response = Response(f"{raw.status} {raw.reason}", raw.getheaders(), raw.read().decode())
+        check_cache_headers(response, method)
+        jar.store(response)
         return response
 
     def user(user_id: int) -> None:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             jar = Browser(app)  # only for its cookie handling
-            jar.store(request(connection, f"/login?user={user_id}", {}))
+            request(connection, "POST", f"/login?user={user_id}", jar)
             for _ in range(60):
-                response = request(connection, "/account", jar.cookies)
+                response = request(connection, "GET", "/account", jar)
                 assert response.body == f"user={user_id}", response.body
-                assert response.set_cookie("session") is not None
-                jar.store(response)
-                context = device_context(jar.cookies["sesame_device"])
-                assert ring.open(jar.cookies["session"], context=context).user_id == user_id
+                assert response.sessions()
             connection.close()
         except BaseException as error:  # noqa: BLE001
             errors.append(error)
@@ -496,3 +609,49 @@ def test_two_users_hammering_over_http(ring: Keyring, cutoffs: dict[int, int]) -
         server.shutdown()
         server.server_close()
     assert errors == []
+
+
+def test_merge_headers() -> None:
+    merge = sesame_wsgi.merge_headers
+    app = [("Vary", "Accept"), ("Cache-Control", "public"), ("cache-control", "max-age=1"), ("X", "y")]
+    assert merge(app, []) is app
+    merged = merge(app, [("Set-Cookie", "a=b"), ("Cache-Control", "private, no-store"), ("Vary", "Cookie")])
+    assert merged == [("Vary", "Accept, Cookie"), ("X", "y"), ("Set-Cookie", "a=b"), ("Cache-Control", "private, no-store")]
+    assert merge([("Vary", "*")], [("Vary", "Cookie")]) == [("Vary", "*")]
+    assert merge([("Vary", "cookie")], [("Vary", "Cookie")]) == [("Vary", "cookie")]
+    assert merge([], [("Vary", "Cookie")]) == [("Vary", "Cookie")]
+
+
+def test_app_mistakes_in_login_raise_in_the_app_and_the_response_still_goes_out(ring: Keyring) -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        auth = environ["sesame.auth"]
+        with pytest.raises(sesame.DataTooLong):
+            auth.login(1, data=b"x" * (sesame.DATA_MAX + 1))
+        with pytest.raises(TypeError):
+            auth.login(1, data="text")  # type: ignore[arg-type]
+        assert environ["sesame.session"] is None
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    browser = Browser(SessionMiddleware(app, ring))
+    response = browser.post("/")
+    assert response.body == "ok" and set(response.set_cookies()) == {DEVICE}  # any POST gets a device
+
+
+def test_many_requests_reuse_native_memory_and_stay_correct(app: SessionMiddleware) -> None:
+    """Requests that never finish (the app raised) and nested requests on
+    one thread each get their own sesame_request."""
+    alice, bob = logged_in(app, 1), logged_in(app, 2)
+
+    def outer(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        inner = bob.get("/")  # a nested request on the same thread, mid-request
+        assert inner.body == "user=2"
+        start_response("200 OK", [])
+        return [f"user={environ['sesame.auth'].user_id}".encode()]
+
+    nested = SessionMiddleware(outer, app.keyring, rules=app.rules, clock=app.clock)
+    for _ in range(3):
+        with pytest.raises(RuntimeError):
+            alice.get("/boom")
+        assert Browser(nested, dict(alice.cookies)).get("/").body == "user=1"
+        assert alice.post("/").body == "user=1" and bob.get("/").body == "user=2"

@@ -13,7 +13,8 @@ A typed binding of libsesame's C ABI (``include/sesame.h``) through ctypes::
 
 Errors are :class:`SesameError` subclasses, one per library code; catch
 :class:`TokenRejected` for "this cookie gives no session".
-``sesame.wsgi.SessionMiddleware`` does all of this for a WSGI app.
+``sesame.wsgi.SessionMiddleware`` does all of this for a WSGI app, with the
+core's cache-proof cookie rules (:class:`CookieRules`, ``docs/COOKIES.md``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from ._errors import (
     UsageError,
 )
 from ._native import LibraryNotFound
+from .cookies import CookieRules
 from .keyring import Keyring, keyset_problem, token_key_id
 from .policy import Policy, check_revoked_before
 from .registry import Entry, Registry, RegistryClosed, Verdict
@@ -80,6 +82,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Keyring",
+    "CookieRules",
     "token_key_id",
     "keyset_problem",
     "Session",

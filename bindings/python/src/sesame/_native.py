@@ -59,6 +59,24 @@ __all__ = [
     "U64_MAX",
     "U32_MAX",
     "CLAIMS_HEAD",
+    "RequestStruct",
+    "REQUEST_HEAD",
+    "REQUEST_CLAIMS_OFFSET",
+    "REQUEST_INTERNAL_WORDS",
+    "SESSION_NONE",
+    "SESSION_VALID",
+    "SESSION_REFRESHED",
+    "SESSION_REJECTED",
+    "REQUEST_LOG_DETECTION",
+    "REQUEST_TRUNCATED",
+    "ACTION_KEEP",
+    "ACTION_LOGIN",
+    "ACTION_LOGOUT",
+    "ACTION_REJECT",
+    "FINISH_WARN_UNPROTECTED_GET_LOGIN",
+    "FINISH_WARN_GET_LOGOUT",
+    "HEADERS_CAP",
+    "DETECTION_MESSAGE_CAP",
     "Buffers",
     "buffers",
 ]
@@ -226,6 +244,57 @@ CLAIMS_DATA_OFFSET: Final[int] = Claims.data.offset
 if CLAIMS_HEAD.size != CLAIMS_DATA_OFFSET:
     raise ImportError("sesame: unexpected sesame_claims layout")
 
+# The cookie rules' request (docs/COOKIES.md). The library has no
+# sesame_request_size() to check this layout against (unlike sesame_claims
+# and sesame_policy): it is the header's, field for field, and the offsets
+# below are asserted.
+REQUEST_INTERNAL_WORDS: Final[int] = 96
+"""SESAME_REQUEST_INTERNAL_WORDS."""
+
+
+class RequestStruct(Structure):
+    """``struct sesame_request``: caller storage for one request between
+    ``sesame_request_begin`` and ``sesame_request_finish``."""
+
+    _fields_ = [
+        ("session", c_uint32),
+        ("rejected", c_uint32),
+        ("flags", c_uint32),
+        ("foreign_sessions", c_uint32),
+        ("claims", Claims),
+        ("internal", c_uint64 * REQUEST_INTERNAL_WORDS),
+    ]
+
+
+REQUEST_HEAD: Final[struct.Struct] = struct.Struct("=4I")
+"""Unpacks (session, rejected, flags, foreign_sessions) from a RequestStruct."""
+REQUEST_CLAIMS_OFFSET: Final[int] = RequestStruct.claims.offset
+if REQUEST_CLAIMS_OFFSET != REQUEST_HEAD.size or RequestStruct.internal.offset != REQUEST_CLAIMS_OFFSET + ctypes.sizeof(
+    Claims
+):
+    raise ImportError("sesame: unexpected sesame_request layout")
+
+# `sesame_request.session`.
+SESSION_NONE: Final[int] = 0
+SESSION_VALID: Final[int] = 1
+SESSION_REFRESHED: Final[int] = 2
+SESSION_REJECTED: Final[int] = 3
+# `sesame_request.flags`.
+REQUEST_LOG_DETECTION: Final[int] = 1
+REQUEST_TRUNCATED: Final[int] = 2
+# `sesame_request_finish` actions.
+ACTION_KEEP: Final[int] = 0
+ACTION_LOGIN: Final[int] = 1
+ACTION_LOGOUT: Final[int] = 2
+ACTION_REJECT: Final[int] = 3
+# `sesame_request_finish` flags.
+FINISH_WARN_UNPROTECTED_GET_LOGIN: Final[int] = 1
+FINISH_WARN_GET_LOGOUT: Final[int] = 2
+HEADERS_CAP: Final[int] = 4096
+"""Bytes of header lines sesame_request_finish writes at most."""
+DETECTION_MESSAGE_CAP: Final[int] = 512
+"""Bytes sesame_request_detection_message writes at most (with its NUL)."""
+
 RANDOM_FN = CFUNCTYPE(c_int, c_void_p, POINTER(c_uint8), c_size_t)
 """``sesame_random_fn``: int (*)(void *user, uint8_t *buf, size_t len)."""
 
@@ -249,19 +318,27 @@ _declare("sesame_keyring_key_ids", _R, [c_void_p, POINTER(c_uint32), c_size_t, P
 _declare("sesame_token_key_id", _R, [c_char_p, c_size_t, POINTER(c_uint32)])
 _declare("sesame_keyring_load_keyset", _R, [c_void_p, c_char_p, c_size_t])
 _declare("sesame_keyset_check", _R, [c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_size_t)])
-# The cookie rules (docs/COOKIES.md); sesame_request is caller storage of
-# sesame_request_size() bytes, passed as a pointer.
+# The cookie rules (docs/COOKIES.md); the rules are opaque (a void
+# pointer), sesame_request is caller storage (a RequestStruct).
 _declare("sesame_cookie_rules_new", _R, [c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_void_p)])
 _declare("sesame_cookie_rules_free", None, [c_void_p])
 _declare("sesame_cookie_rules_detections", _R, [c_void_p, POINTER(c_uint64)])
-_declare("sesame_request_begin", _R, [c_void_p, c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_uint64, c_void_p])
+_declare(
+    "sesame_request_begin",
+    _R,
+    [c_void_p, c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_uint64, POINTER(RequestStruct)],
+)
 _declare(
     "sesame_request_finish",
     _R,
-    [c_void_p, c_void_p, c_void_p, c_uint32, c_uint64, c_uint64, c_char_p, c_size_t, c_uint64,
-     c_char_p, c_size_t, POINTER(c_size_t), POINTER(c_uint32)],
+    [c_void_p, c_void_p, POINTER(RequestStruct), c_uint32, c_uint64, c_uint64, c_char_p, c_size_t, c_uint64,
+     POINTER(c_char), c_size_t, POINTER(c_size_t), POINTER(c_uint32)],
 )
-_declare("sesame_request_detection_message", _R, [c_void_p, c_void_p, c_char_p, c_size_t, POINTER(c_size_t)])
+_declare(
+    "sesame_request_detection_message",
+    _R,
+    [c_void_p, POINTER(RequestStruct), POINTER(c_char), c_size_t, POINTER(c_size_t)],
+)
 # The session registry (docs/REGISTRY.md). Calls may block on the store:
 # loaded from the GIL-releasing library handle.
 _U8P = POINTER(c_uint8)
@@ -377,6 +454,9 @@ def _unprototyped(name: str) -> Any:
 fast_seal: Final[Any] = _unprototyped("sesame_seal")
 fast_open: Final[Any] = _unprototyped("sesame_open")
 fast_refresh: Final[Any] = _unprototyped("sesame_refresh")
+# The WSGI middleware's per-request pair, called the same way (sesame.wsgi).
+fast_request_begin: Final[Any] = _unprototyped("sesame_request_begin")
+fast_request_finish: Final[Any] = _unprototyped("sesame_request_finish")
 
 ZERO_SIZE: Final[c_size_t] = c_size_t(0)
 NO_LIMIT_U64: Final[c_uint64] = c_uint64(U64_MAX)

@@ -217,7 +217,13 @@ _unpack_head = CLAIMS_HEAD.unpack_from
 def session_from_claims(buffers: Buffers) -> Session:
     """A Session from the thread's sesame_claims buffer (the hot path: one
     unpack, no datetime, no dataclass __init__)."""
-    user_id, session_id, issued, refreshed, lifetime, data_len = _unpack_head(buffers.claims_bytes)
+    return session_from_buffer(buffers.claims_bytes, 0)
+
+
+def session_from_buffer(buffer: Any, offset: int) -> Session:
+    """A Session from the sesame_claims at ``offset`` of any buffer (a
+    memoryview, or a ctypes structure that holds one)."""
+    user_id, session_id, issued, refreshed, lifetime, data_len = _unpack_head(buffer, offset)
     session = _new(Session)
     fields = session.__dict__  # a frozen dataclass blocks setattr, not its dict
     fields["user_id"] = user_id
@@ -225,5 +231,9 @@ def session_from_claims(buffers: Buffers) -> Session:
     fields["_issued_unix"] = issued
     fields["_refreshed_unix"] = refreshed
     fields["lifetime"] = None if lifetime == NO_LIMIT else lifetime
-    fields["data"] = bytes(buffers.claims_bytes[CLAIMS_DATA_OFFSET : CLAIMS_DATA_OFFSET + data_len]) if data_len else b""
+    if data_len:
+        start = offset + CLAIMS_DATA_OFFSET
+        fields["data"] = bytes(memoryview(buffer).cast("B")[start : start + data_len])
+    else:
+        fields["data"] = b""
     return session

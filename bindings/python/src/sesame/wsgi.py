@@ -1,134 +1,281 @@
-"""A WSGI session middleware on sesame tokens.
+"""A WSGI session middleware on the core's cache-proof cookie rules.
 
 ::
 
     from sesame import Keyring
     from sesame.wsgi import SessionMiddleware
 
-    ring = Keyring()
-    ring.derive_key(1, master_secret, b"session cookie")
-    app = SessionMiddleware(app, ring, revoked_before=lambda uid: store.cutoff(uid))
+    app = SessionMiddleware(app, Keyring.from_env(), revoked_before=store.cutoff)
 
     # in the app:
     session = environ["sesame.session"]          # a sesame.Session, or None
-    environ["sesame"].login(user.id, remember_me=True)
-    environ["sesame"].logout()
+    auth = environ["sesame.auth"]
+    auth.login(user.id)                          # on a POST
+    auth.logout()                                # on a POST
 
-On every request the middleware:
+Which cookies a response sets or deletes, and which cache headers it
+carries, is decided by the Rust core (``docs/COOKIES.md``); this module only
+carries one request through it. Per request, ``sesame_request_begin`` reads
+the method and the raw ``Cookie`` header: it finds the browser's device
+cookie (``__Host-sesame-device``) and the session cookie named after it
+(``__Host-sesame-s-...``), opens the token bound to that device, and
+refreshes it when due. The app runs. Then ``sesame_request_finish`` turns
+what the app did (login, logout, an app-side rejection, or nothing) into
+header lines, which are merged into the app's before they go out.
 
-1. reads the session cookie (default ``session``) and opens it under the
-   policy, bound to this browser (below);
-2. applies the app's per-user cut-off (``revoked_before(user_id)`` ->
-   datetime | unix seconds | None: "log out my other sessions") with
-   ``sesame_check_revoked_before``;
-3. exposes the result as ``environ["sesame.session"]`` (None if no valid
-   session) and a :class:`SessionHandle` as ``environ["sesame"]``;
-4. re-issues the cookie when the policy says it is due (``refresh_after``),
-   so an active user's idle timeout keeps moving while the absolute
-   lifetime still counts from login;
-5. treats any bad cookie (malformed, tampered, from another browser,
-   expired, revoked, retired key) as "no session": it is logged through
-   ``logging`` (logger ``sesame.wsgi``; never the token itself), the cookie
-   is cleared, and the app runs logged out. Never a 500.
+What this buys against a shared cache that ignores ``Cache-Control`` and
+stores a response with someone's ``Set-Cookie``: a replayed refresh lands in
+another browser under a name that browser never reads (and the token would
+not open there anyway), so it changes nobody's identity; it is counted and
+logged as a *detection*. Device cookies and deletions are only ever sent on
+non-GET responses, which caches do not store. One case stays unprotected: a
+login by GET from a browser without a device cookie (warned once per
+process); start logins with a POST.
 
-Cookies are ``HttpOnly; Secure; SameSite=Lax; Path=/``. A login without
-remember-me is a browser-session cookie; with remember-me the token carries
-its own lifetime (``remember_me_lifetime``) and the cookie a matching
-``Max-Age``, re-sent on each refresh.
-
-Device binding (on by default): a random, long-lived ``sesame_device``
-cookie (256 bits) identifies the browser, and every session token is sealed
-with context = SHA-256 of it. A session cookie copied into another browser,
-or swapped between users, fails as AuthFailed there.
-
-Caches: **every response that sets or clears the session cookie gets**
-``Cache-Control: private, no-store`` (replacing whatever the app set, and
-dropping ``Expires``, ``Surrogate-Control`` and ``*CDN-Cache-Control``), and
-``Vary: Cookie``; so no shared cache (CDN, proxy) can store one user's
-``Set-Cookie`` and hand it to another. Responses to requests that carried a
-session cookie get ``Vary: Cookie`` too (``vary_cookie=True``).
+A bad, tampered, expired or revoked cookie never raises into the app: the
+app runs without a session, a GET sets nothing, and a non-GET deletes the
+cookie.
 """
 
 from __future__ import annotations
 
-import hashlib
+import ctypes
 import logging
-import re
-import secrets
+import threading
 import time
+from ctypes import byref, c_size_t, c_uint32, c_uint64
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
-from ._errors import SesameError
+from . import _native
+from ._errors import RESULT_NAMES, raise_for
+from .cookies import CookieRules
 from .keyring import Bytes, Keyring
 from .policy import Policy
-from .session import Session, Timestamp, to_unix
+from .session import Session, Timestamp, session_from_buffer, to_unix
 
-__all__ = ["SessionMiddleware", "SessionHandle", "parse_cookies"]
+__all__ = ["SessionMiddleware", "SessionHandle", "OnDetection"]
 
 Environ = dict[str, Any]
 Headers = List[Tuple[str, str]]
 StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 RevokedBefore = Callable[[int], Optional[Timestamp]]
+SetRevokedBefore = Callable[[int, int], object]
+#: ``on_detection(environ, foreign_sessions)``: called for every request that
+#: carried other browsers' session cookies.
+OnDetection = Callable[[Environ, int], object]
 
-log = logging.getLogger("sesame.wsgi")
+log = logging.getLogger("sesame")
 
-#: A device ID: 32 random bytes, base64url without padding.
-_DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{43}")
-_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_NO_STORE = "private, no-store"
-_EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
-#: Headers dropped from a response that sets or clears the session cookie:
-#: anything that could let a shared cache keep it.
-_DROPPED = ("cache-control", "expires", "surrogate-control")
-_DEFAULT_REMEMBER_ME = 30 * 24 * 60 * 60
-_DEVICE_MAX_AGE = 400 * 24 * 60 * 60  # the longest Max-Age browsers honour
+_begin = _native.fast_request_begin
+_finish = _native.fast_request_finish
+_head = _native.REQUEST_HEAD.unpack_from
+_CLAIMS = _native.REQUEST_CLAIMS_OFFSET
+_Request = _native.RequestStruct
+_VALID = _native.SESSION_VALID
+_REFRESHED = _native.SESSION_REFRESHED
+_REJECTED = _native.SESSION_REJECTED
+_LOG_DETECTION = _native.REQUEST_LOG_DETECTION
+# Arguments of the unprototyped begin/finish calls (see _native, "The hot
+# path"). ``T.from_param(v)`` is a ready-made C argument of type T, which
+# ctypes copies as it is: cheaper per call than a ``T(v)`` instance, and
+# immutable, so shared by all threads.
+_arg_u32 = c_uint32.from_param
+_arg_u64 = c_uint64.from_param
+_arg_size = c_size_t.from_param
+_KEEP = _arg_u32(_native.ACTION_KEEP)
+_LOGIN = _arg_u32(_native.ACTION_LOGIN)
+_LOGOUT = _arg_u32(_native.ACTION_LOGOUT)
+_REJECT = _arg_u32(_native.ACTION_REJECT)
+_ZERO_U64 = _arg_u64(0)
+_NO_LIMIT = _arg_u64(_native.NO_LIMIT)
+_ZERO = _arg_size(0)
+_HEADERS_CAP = _arg_size(_native.HEADERS_CAP)
+Arg = Any  # a C argument from T.from_param
+_U64_MAX = _native.U64_MAX
+
+_WARNINGS = {
+    _native.FINISH_WARN_UNPROTECTED_GET_LOGIN: (
+        "sesame: a login on a GET/HEAD request from a browser without a device cookie: a shared "
+        "cache that stores this response hands the session to whoever receives it. Start logins "
+        "with a POST so the device cookie exists before the callback (docs/COOKIES.md, "
+        "'The GET login caveat'). Logged once per process."
+    ),
+    _native.FINISH_WARN_GET_LOGOUT: (
+        "sesame: logout() on a GET/HEAD request: a cacheable response cannot delete a cookie, so "
+        "the browser keeps its session cookie. Log out with a POST. Logged once per process."
+    ),
+}
+_warned: set[int] = set()
+_warned_lock = threading.Lock()
+
+# Method name -> (bytes, length) for the library; client-controlled, so bounded.
+_methods: dict[str, tuple[bytes, Arg]] = {}
 
 
-def parse_cookies(header: str) -> dict[str, str]:
-    """Cookie header -> {name: value}. Lenient (junk is skipped, never an
-    error); the first of several cookies with one name wins, as browsers
-    send the most specific first."""
-    cookies: dict[str, str] = {}
-    for part in header.split(";"):
-        name, sep, value = part.partition("=")
-        if not sep:
-            continue
-        name = name.strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
-            value = value[1:-1]
-        if name and name not in cookies:
-            cookies[name] = value
-    return cookies
+def _method(name: str) -> tuple[bytes, Arg]:
+    raw = name.encode("latin-1", "replace")
+    pair = (raw, _arg_size(len(raw)))
+    if len(_methods) < 64:
+        _methods[name] = pair
+    return pair
 
 
-def device_context(device_id: str) -> bytes:
-    """The binding context for a device cookie value: its SHA-256."""
-    return hashlib.sha256(device_id.encode("ascii")).digest()
+_local = threading.local()
+#: A request's native memory: (sesame_request, finish's header buffer, its
+#: length, its flags, and a byref of each).
+_Slot = Tuple[_native.RequestStruct, Any, c_size_t, c_uint32, Any, Any, Any, Any]
+
+
+def _requests() -> list[_Slot]:
+    """A new thread's list of free slots. A request takes one at begin and
+    gives it back after finish, so one thread reuses the same memory while
+    it is hot; finish's outputs are read right after the call. (A request
+    that never finishes, say the app raised, leaves its slot to the garbage
+    collector.)"""
+    made: list[_Slot] = []
+    _local.requests = made
+    return made
+
+
+def _new_slot() -> _Slot:
+    request = _Request()
+    headers, length, flags = ctypes.create_string_buffer(_native.HEADERS_CAP), c_size_t(), c_uint32()
+    return (request, headers, length, flags, byref(request), byref(headers), byref(length), byref(flags))
+
+
+# C size arguments for the Cookie header's length, made once per length
+# (client-controlled, so bounded).
+_sizes: dict[int, Arg] = {}
+
+
+def _size(n: int) -> Arg:
+    arg = _arg_size(n)
+    if n <= 8192:
+        _sizes[n] = arg
+    return arg
+
+
+def _warn_once(flags: int) -> None:
+    for flag, message in _WARNINGS.items():
+        if flags & flag and flag not in _warned:
+            with _warned_lock:
+                if flag in _warned:
+                    continue
+                _warned.add(flag)
+            log.warning(message)
+
+
+def _parse_lines(text: bytes) -> Headers:
+    """finish's "Name: value\\n" lines as (name, value) pairs."""
+    lines = []
+    for line in text.decode("latin-1").split("\n"):
+        if line:
+            name, _, value = line.partition(": ")
+            lines.append((name, value))
+    return lines
+
+
+def merge_headers(headers: Headers, lines: Headers) -> Headers:
+    """The app's headers with sesame's merged in: every Set-Cookie added,
+    Vary appended to the app's, every other header replacing the app's."""
+    if not lines:
+        return headers
+    out = list(headers)
+    for name, value in lines:
+        lower = name.lower()
+        if lower == "set-cookie":
+            out.append((name, value))
+        elif lower == "vary":
+            for index, (key, present) in enumerate(out):
+                if key.lower() == "vary":
+                    fields = [field.strip().lower() for field in present.split(",")]
+                    if value.lower() not in fields and "*" not in fields:
+                        out[index] = (key, f"{present}, {value}" if present.strip() else value)
+                    break
+            else:
+                out.append((name, value))
+        else:
+            out = [(key, present) for key, present in out if key.lower() != lower]
+            out.append((name, value))
+    return out
 
 
 class SessionHandle:
-    """``environ["sesame"]``: this request's session and the actions on it."""
+    """``environ["sesame.auth"]``: this request's session and what the app
+    can do with it, before the response headers go out: at most one
+    login(); a logout() or reject() before it is what a login does anyway."""
 
-    __slots__ = ("_middleware", "_environ", "now", "_session", "_token", "_clear", "_device",
-                 "_new_device", "_started", "_had_cookie", "refreshed")
+    # No __slots__: the per-request state that starts the same for every
+    # request is read from these class attributes until first set, which
+    # saves a dozen attribute stores per request.
+    _lines: Headers | None = None  # finish's header lines, once it ran
+    _started = False  # the app called start_response
+    _action: Arg = _KEEP  # what finish does unless the app logs in
+    #: Session cookies of other browsers this request carried (a detection).
+    foreign_sessions = 0
+    #: Whether the session cookie is re-issued on this response.
+    refreshed = False
 
-    def __init__(self, middleware: SessionMiddleware, environ: Environ, now: int) -> None:
-        self._middleware = middleware
+    def __init__(self, mw: SessionMiddleware, environ: Environ, start_response: StartResponse) -> None:
+        self._mw = mw
         self._environ = environ
-        #: The request's time (unix seconds), as the middleware saw it: store
-        #: it as the user's cut-off for "log out my other sessions".
+        self._start = start_response
+        now = int(mw.clock())
+        #: The request's time (unix seconds), as the middleware saw it.
         self.now = now
-        self._session: Session | None = None
-        self._token: str | None = None  # a cookie value to send
-        self._clear = False  # send a clearing cookie
-        self._device: str | None = None  # this browser's device ID (valid shape)
-        self._new_device = False  # the device cookie must be sent
-        self._started = False  # start_response was called
-        self._had_cookie = False  # the request carried a session cookie
-        #: Whether the middleware re-issued the cookie on this request.
+        cached = mw._now
+        if cached[0] != now:
+            cached = mw._now = (now, _arg_u64(now))
+        self._now = cached[1]
+        method = environ.get("REQUEST_METHOD") or "GET"
+        raw_method, method_len = _methods.get(method) or _method(method)
+        cookie = environ.get("HTTP_COOKIE")
+        # The library reads the header until finish: kept alive here.
+        header = self._header = cookie.encode("latin-1", "replace") if cookie else None
+        try:
+            free = self._free = _local.requests
+        except AttributeError:
+            free = self._free = _requests()
+        slot = self._slot = free.pop() if free else _new_slot()
+        request = slot[0]
+        ref = slot[4]
+        if header:
+            length = len(header)
+            size = _sizes.get(length) or _size(length)
+        else:
+            size = _ZERO
+        rc = _begin(mw.keyring._ring, mw.rules._rules, raw_method, method_len, header, size, cached[1], ref)
+        if rc:
+            raise_for(rc)  # a closed keyring or rules: the app's setup, never the cookie
+        state, rejected, flags, foreign = _head(request)
+        session = None
+        if foreign:
+            self.foreign_sessions = foreign
+        if state == _REFRESHED:
+            self.refreshed = True
+        if state == _VALID or state == _REFRESHED:
+            session = session_from_buffer(request, _CLAIMS)
+            if mw.revoked_before is not None:
+                session = self._check_revoked(session)
+        elif state == _REJECTED:
+            log.info("sesame: session cookie rejected (%s); continuing without a session", RESULT_NAMES.get(rejected))
+        self._session = session
+        environ["sesame.session"] = session
+        environ["sesame.auth"] = self
+        if foreign:
+            mw._detected(self, environ, foreign, flags)
+
+    def _check_revoked(self, session: Session) -> Session | None:
+        revoked_before = self._mw.revoked_before
+        assert revoked_before is not None
+        cutoff = revoked_before(session.user_id)
+        if cutoff is None or session.issued_at_unix >= to_unix(cutoff, "revoked_before cut-off"):
+            return session
+        log.info("sesame: session revoked by the app's cut-off; continuing without a session")
         self.refreshed = False
+        self._action = _REJECT
+        return None
 
     @property
     def session(self) -> Session | None:
@@ -140,101 +287,133 @@ class SessionHandle:
         return None if self._session is None else self._session.user_id
 
     def login(self, user_id: int, data: Bytes | None = None, remember_me: bool = False) -> Session:
-        """Starts a new session for ``user_id`` (a fresh session ID: call it
-        on every login, so a planted cookie cannot be kept) and sets the
-        cookie on this response. ``remember_me`` makes a persistent cookie
-        whose token carries its own lifetime. Returns the new session."""
-        mw = self._middleware
-        if self._started:
-            raise RuntimeError("sesame: login() after start_response(); log in before responding")
-        context = None
-        if mw.bind_to_device:
-            if self._device is None:
-                self._device = secrets.token_urlsafe(32)
-            # Sent on every login, new or not, so its Max-Age starts again.
-            self._new_device = True
-            context = device_context(self._device)
-        lifetime = mw.remember_me_lifetime if remember_me else None
-        token = mw.keyring.seal(user_id, context=context, data=data, lifetime=lifetime, now=self.now)
-        # The claims of what was just sealed (no policy: it is brand new).
-        session = mw.keyring.open(token, context=context, now=self.now, policy=_ANY)
-        self._token = token
-        self._clear = False
-        self._set_session(session)
+        """Starts a new session for ``user_id`` with a fresh session ID (on a
+        non-GET request, for a new device ID too) and sets its cookie on this
+        response. ``data``: up to ``sesame.DATA_MAX`` bytes the app gets back
+        as ``session.data``. ``remember_me`` seals the token with the
+        middleware's ``remember_me_lifetime`` instead of ``login_lifetime``.
+        Returns the new session (also in ``environ["sesame.session"]``)."""
+        if type(user_id) is not int or not 0 <= user_id <= _U64_MAX:
+            raise ValueError(f"user_id must be an int in 0 .. 2**64-1, not {user_id!r}")
+        if data is not None and not isinstance(data, bytes):
+            if not isinstance(data, (bytearray, memoryview)):
+                raise TypeError(f"data must be bytes, not {type(data).__name__}")
+            data = bytes(data)
+        mw = self._mw
+        lifetime = mw.remember_me_lifetime if remember_me else mw.login_lifetime
+        self._finish(_LOGIN, _arg_u64(user_id), _NO_LIMIT if lifetime is None else _arg_u64(lifetime), data)
+        session = session_from_buffer(self._slot[0], _CLAIMS)
+        self._free.append(self._slot)
+        self._set(session)
         return session
 
     def logout(self) -> None:
-        """Ends the session: clears the cookie on this response. (To log a
-        user out everywhere, also store ``handle.now`` as the user's cut-off,
-        which the ``revoked_before`` callback returns.)"""
-        if self._started:
-            raise RuntimeError("sesame: logout() after start_response(); log out before responding")
-        self._token = None
-        self._clear = True
-        self._set_session(None)
+        """Ends the session. On a non-GET request the response deletes the
+        session cookie and rotates the device ID; on GET nothing can be
+        deleted safely (a cache could replay it), so this only logs a
+        warning once per process and the browser keeps its cookie: log out
+        with a POST."""
+        self._decide(_LOGOUT)
+        self._set(None)
 
-    def _set_session(self, session: Session | None) -> None:
+    def reject(self) -> None:
+        """Refuses a session that opened (say, revoked in the app's own
+        store): the app runs without it, and a non-GET response deletes
+        its cookie."""
+        self._decide(_REJECT)
+        self._set(None)
+
+    def logout_everywhere(self, *, stay_logged_in: bool = False) -> int:
+        """Ends every session of this user issued before now: stores
+        ``now`` as the user's cut-off through the middleware's
+        ``set_revoked_before(user_id, cutoff)`` (which ``revoked_before``
+        reads back), then logs this browser out, or, with
+        ``stay_logged_in``, in again afresh. Returns the cut-off."""
+        session = self._session
+        mw = self._mw
+        if session is None:
+            raise RuntimeError("sesame: logout_everywhere() needs a logged-in session")
+        if mw.set_revoked_before is None or mw.revoked_before is None:
+            raise RuntimeError("sesame: logout_everywhere() needs revoked_before= and set_revoked_before=")
+        self._decide(self._action)  # raises if it is too late
+        mw.set_revoked_before(session.user_id, self.now)
+        if stay_logged_in:
+            self.login(session.user_id, session.data, remember_me=session.lifetime is not None)
+        else:
+            self.logout()
+        return self.now
+
+    def _decide(self, action: Arg) -> None:
+        """The action finish will take (a login finishes at once instead)."""
+        if self._started:
+            raise RuntimeError("sesame: logout()/reject() after start_response(); decide before responding")
+        if self._lines is not None:
+            raise RuntimeError("sesame: this request already logged in; one login() per request")
+        self._action = action
+
+    def _set(self, session: Session | None) -> None:
         self._session = session
         self._environ["sesame.session"] = session
 
-    def _response_headers(self, headers: Headers) -> Headers:
-        mw = self._middleware
-        cookies = []
-        if self._new_device and self._device is not None and (self._token is not None):
-            cookies.append(mw._cookie(mw.device_cookie_name, self._device, _DEVICE_MAX_AGE))
-        if self._token is not None:
-            cookies.append(mw._cookie(mw.cookie_name, self._token, self._max_age()))
-        elif self._clear:
-            cookies.append(mw._cookie(mw.cookie_name, "", 0))
-        if not cookies:
-            if mw.vary_cookie and self._had_cookie:
-                return _add_vary_cookie(list(headers))
-            return headers
-        kept = [
-            (name, value)
-            for name, value in headers
-            if not (name.lower() in _DROPPED or name.lower().endswith("cdn-cache-control"))
-        ]
-        kept.append(("Cache-Control", _NO_STORE))
-        kept = _add_vary_cookie(kept)
-        kept.extend(("Set-Cookie", cookie) for cookie in cookies)
-        return kept
+    def _finish(
+        self, action: Arg, user: Arg = _ZERO_U64, lifetime: Arg = _NO_LIMIT, data: bytes | None = None
+    ) -> Headers:
+        """sesame_request_finish, once per request: the header lines."""
+        if self._started:
+            raise RuntimeError("sesame: login() after start_response(); decide before responding")
+        if self._lines is not None:
+            raise RuntimeError("sesame: this request already logged in; one login() per request")
+        mw = self._mw
+        slot = self._slot
+        _, headers, length, flags, ref, headers_ref, length_ref, flags_ref = slot
+        data_len = _arg_size(len(data)) if data else _ZERO
+        rc = _finish(mw.keyring._ring, mw.rules._rules, ref, action, user, lifetime, data, data_len, self._now,
+                     headers_ref, _HEADERS_CAP, length_ref, flags_ref)  # fmt: skip
+        if rc:
+            raise_for(rc)
+        size = length.value
+        lines = self._lines = _parse_lines(ctypes.string_at(headers, size)) if size else []
+        if flags.value:
+            _warn_once(flags.value)
+        if action is not _LOGIN:  # (login reads the new claims from it first)
+            self._free.append(slot)
+        return lines
 
-    def _max_age(self) -> int | None:
-        """Max-Age of the session cookie: None (a browser-session cookie)
-        unless the token has its own lifetime, then the seconds it has left
-        (at most what the policy's absolute lifetime leaves)."""
-        session = self._session
-        if session is None or session.lifetime is None:
-            return None
-        end = session.issued_at_unix + session.lifetime
-        absolute = self._middleware.policy.absolute_lifetime
-        if absolute is not None:
-            end = min(end, session.issued_at_unix + absolute)
-        return max(end - self.now, 0)
-
-
-def _add_vary_cookie(headers: Headers) -> Headers:
-    for index, (name, value) in enumerate(headers):
-        if name.lower() == "vary":
-            fields = [field.strip().lower() for field in value.split(",")]
-            if "cookie" in fields or "*" in fields:
-                return headers
-            headers[index] = (name, f"{value}, Cookie" if value.strip() else "Cookie")
-            return headers
-    headers.append(("Vary", "Cookie"))
-    return headers
+    def _start_response(self, status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], object]:
+        """The app's start_response: the app's headers are known and its
+        decision is made, so the request is finished here and the server's
+        start_response gets sesame's lines merged in. Nothing has gone out
+        yet (servers send the headers with the first body chunk), and
+        whatever the app returns, an iterable or a generator that calls this
+        on its first step, reaches the server untouched."""
+        lines = self._lines
+        if not self._started:
+            if lines is None:
+                try:
+                    lines = self._finish(self._action)
+                except Exception:  # noqa: BLE001 - never fail a response over the session cookie
+                    log.exception("sesame: finishing the request failed; the response sets no cookie")
+                    lines = self._lines = []
+            self._started = True
+        # A second call (an error response with exc_info) gets the same
+        # lines; the server re-raises if the headers already went out.
+        return self._start(status, merge_headers(headers, lines) if lines else headers, exc_info)
 
 
 class SessionMiddleware:
     """Wraps a WSGI app with sesame sessions (see the module docstring).
 
-    ``keyring``: the Keyring (shared by all threads). ``policy``: lifetimes
-    and refresh interval (default ``Policy.default()``). ``revoked_before``:
-    ``user_id -> cut-off or None``, the app's "log out everywhere" store.
-    ``remember_me_lifetime``: seconds a remember-me login lasts (default: the
-    policy's absolute lifetime, else 30 days). ``secure=False`` only for
-    plain-HTTP development. ``clock``: unix seconds (tests).
+    ``keyring``: the Keyring (shared by all threads). ``rules``: the
+    :class:`sesame.CookieRules` (made from ``policy``, ``device_cookie_name``
+    and ``session_cookie_prefix`` if not given; names default to the core's,
+    and a framework's own name such as ``session`` raises
+    :class:`sesame.InvalidCookieName`). ``revoked_before``: ``user_id ->
+    cut-off or None``, the app's "log out everywhere" store, and
+    ``set_revoked_before(user_id, cutoff)`` writes it. ``login_lifetime`` and
+    ``remember_me_lifetime``: a token's own lifetime in seconds (None: the
+    policy's limits). ``on_detection(environ, foreign_sessions)``: called for
+    each request carrying other browsers' session cookies. ``clock``: unix
+    seconds (tests).
     """
 
     def __init__(
@@ -243,116 +422,60 @@ class SessionMiddleware:
         keyring: Keyring,
         *,
         policy: Policy | None = None,
-        cookie_name: str = "session",
+        rules: CookieRules | None = None,
+        device_cookie_name: str | None = None,
+        session_cookie_prefix: str | None = None,
         revoked_before: RevokedBefore | None = None,
-        bind_to_device: bool = True,
-        device_cookie_name: str = "sesame_device",
+        set_revoked_before: SetRevokedBefore | None = None,
+        login_lifetime: int | None = None,
         remember_me_lifetime: int | None = None,
-        secure: bool = True,
-        same_site: str = "Lax",
-        path: str = "/",
-        domain: str | None = None,
-        vary_cookie: bool = True,
+        on_detection: OnDetection | None = None,
         clock: Callable[[], float] = time.time,
-        logger: logging.Logger | None = None,
     ) -> None:
-        for name in (cookie_name, device_cookie_name):
-            if not _COOKIE_NAME.fullmatch(name):
-                raise ValueError(f"not a valid cookie name: {name!r}")
-        if same_site not in ("Lax", "Strict", "None"):
-            raise ValueError("same_site must be 'Lax', 'Strict' or 'None'")
-        if same_site == "None" and not secure:
-            raise ValueError("SameSite=None cookies must be Secure")
+        if rules is None:
+            rules = CookieRules(policy, device_name=device_cookie_name, session_prefix=session_cookie_prefix)
+        elif policy is not None or device_cookie_name is not None or session_cookie_prefix is not None:
+            raise ValueError("pass either rules= or policy= and the cookie names, not both")
+        for name, value in (("login_lifetime", login_lifetime), ("remember_me_lifetime", remember_me_lifetime)):
+            if value is not None and (type(value) is not int or not 0 <= value < _U64_MAX):
+                raise ValueError(f"{name} must be None or seconds in 0 .. 2**64-2, not {value!r}")
         self.app = app
         self.keyring = keyring
-        self.policy = policy if policy is not None else Policy.default()
-        self.cookie_name = cookie_name
+        self.rules = rules
+        self.policy = rules.policy
         self.revoked_before = revoked_before
-        self.bind_to_device = bind_to_device
-        self.device_cookie_name = device_cookie_name
-        if remember_me_lifetime is None:
-            remember_me_lifetime = self.policy.absolute_lifetime or _DEFAULT_REMEMBER_ME
+        self.set_revoked_before = set_revoked_before
+        self.login_lifetime = login_lifetime
         self.remember_me_lifetime = remember_me_lifetime
-        self.vary_cookie = vary_cookie
+        self.on_detection = on_detection
         self.clock = clock
-        self.log = logger or log
-        attributes = [f"Path={path}"]
-        if domain:
-            attributes.append(f"Domain={domain}")
-        attributes.append("HttpOnly")
-        if secure:
-            attributes.append("Secure")
-        attributes.append(f"SameSite={same_site}")
-        self._attributes = "; ".join(attributes)
+        self._now: tuple[int, Arg] = (-1, _ZERO_U64)
 
-    def _cookie(self, name: str, value: str, max_age: int | None) -> str:
-        if max_age is None:
-            return f"{name}={value}; {self._attributes}"
-        if max_age == 0:
-            return f"{name}={value}; Max-Age=0; Expires={_EXPIRED}; {self._attributes}"
-        return f"{name}={value}; Max-Age={max_age}; {self._attributes}"
+    @property
+    def detections(self) -> int:
+        """``rules.detections``: requests so far that carried other browsers'
+        session cookies."""
+        return self.rules.detections
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        handle = SessionHandle(self, environ, int(self.clock()))
-        self._load(handle, environ)
-        environ["sesame.session"] = handle._session
-        environ["sesame"] = handle
+        return self.app(environ, SessionHandle(self, environ, start_response)._start_response)
 
-        def sesame_start_response(status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], object]:
-            handle._started = True
-            return start_response(status, handle._response_headers(headers), exc_info)
-
-        return self.app(environ, sesame_start_response)
-
-    def _load(self, handle: SessionHandle, environ: Environ) -> None:
-        cookies = parse_cookies(environ.get("HTTP_COOKIE", ""))
-        if self.bind_to_device:
-            device = cookies.get(self.device_cookie_name)
-            if device is not None and _DEVICE_ID.fullmatch(device):
-                handle._device = device
-        token = cookies.get(self.cookie_name)
-        if not token:
-            return
-        handle._had_cookie = True
-        try:
-            handle._session = self._open(handle, token)
-        except SesameError as error:
-            self.log.info(
-                "sesame: session cookie rejected (%s: %s); continuing without a session",
-                error.name or type(error).__name__,
-                error,
+    def _detected(self, handle: SessionHandle, environ: Environ, foreign: int, flags: int) -> None:
+        """A request with other browsers' session cookies: evidence of a
+        shared cache replaying responses. Reported, never acted on."""
+        if flags & _LOG_DETECTION:
+            message = ctypes.create_string_buffer(_native.DETECTION_MESSAGE_CAP)
+            length = c_size_t()
+            rc = _native.lib.sesame_request_detection_message(
+                self.rules._rules, handle._slot[4], message, len(message), byref(length)
             )
-            handle._clear = True
-        # Anything else (say, the app's revoked_before callback failing) is
-        # the app's error, not the cookie's: it propagates, and nobody is
-        # logged in by it.
-
-    def _open(self, handle: SessionHandle, token: str) -> Session:
-        context = None
-        if self.bind_to_device:
-            if handle._device is None:
-                raise _NoDevice()
-            context = device_context(handle._device)
-        now = handle.now
-        ring, policy = self.keyring, self.policy
-        session = ring.open(token, context=context, now=now, policy=policy)
-        if self.revoked_before is not None:
-            cutoff = self.revoked_before(session.user_id)
-            if cutoff is not None:
-                session.check_revoked_before(to_unix(cutoff, "revoked_before cut-off"))
-        if policy.should_refresh(session, now):
-            handle._token, session = ring.refresh(token, context=context, now=now, policy=policy)
-            handle.refreshed = True
-        return session
-
-
-class _NoDevice(SesameError):
-    """A session cookie arrived without this browser's device cookie."""
-
-    name = "NO_DEVICE_COOKIE"
-
-    def __init__(self) -> None:
-        super().__init__("session cookie without a device cookie")
-
-
-_ANY = Policy.no_limits()
+            if rc == 0:
+                log.warning("%s", message.value.decode("utf-8", "replace"))
+            else:
+                log.warning("sesame: a request carried %d session cookie(s) of other browsers", foreign)
+        callback = self.on_detection
+        if callback is not None:
+            try:
+                callback(environ, foreign)
+            except Exception:  # noqa: BLE001 - a detection must never break the request
+                log.exception("sesame: on_detection raised")
