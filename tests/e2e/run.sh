@@ -10,14 +10,14 @@
 #   tests/e2e/run.sh
 #
 # Environment:
-#   E2E_ORIGINS=c,baseline,rack   add wsgi (or "all")
+#   E2E_ORIGINS=c,baseline,rack,wsgi   (the default; any subset, or "all")
 #   E2E_USERS=2 E2E_DURATION=20 E2E_CROWD=20 E2E_CROWD_DURATION=15
 #   E2E_VALGRIND=1           run the C server under valgrind memcheck (leaks fail the run)
 #   E2E_NO_INSTALL=1         skip apt-get/pip (everything already there)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-ORIGINS="${E2E_ORIGINS:-c,baseline,rack}"
+ORIGINS="${E2E_ORIGINS:-c,baseline,rack,wsgi}"
 
 need_apt=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
