@@ -114,6 +114,11 @@
 // The app refuses a session that opened (for example, revoked in its store).
 #define SESAME_ACTION_REJECT 3
 
+// Keep the session but do not send the token `begin` refreshed: the
+// session registry answered GRACE (another request of the browser already
+// refreshed it, and the browser has, or is getting, that token).
+#define SESAME_ACTION_KEEP_UNREFRESHED 4
+
 // `finish` flag: a login on GET/HEAD from a browser without a device
 // cookie, which no cookie rule can protect from a shared cache: warn once,
 // and start logins with a POST (docs/COOKIES.md).
@@ -500,6 +505,10 @@ sesame_result sesame_request_detection_message(const struct sesame_cookie_rules 
                                                size_t message_cap,
                                                size_t *message_len_out);
 
+// `sizeof(sesame_request)`: a binding that declares the struct itself
+// checks its layout against this once, at load.
+size_t sesame_request_size(void);
+
 #if defined(SESAME_STD)
 // Creates an empty ring on the heap and writes it to `*ring_out`. Any mix
 // of threads may use it, key changes included. Release it with
@@ -837,6 +846,16 @@ sesame_result sesame_registry_logout(const struct sesame_registry *registry,
 sesame_result sesame_registry_prune(const struct sesame_registry *registry,
                                     uint64_t now,
                                     size_t *count_out);
+#endif
+
+#if defined(SESAME_STD)
+// `sizeof(sesame_registry_config)`, for a binding's load-time layout check.
+size_t sesame_registry_config_size(void);
+#endif
+
+#if defined(SESAME_STD)
+// `sizeof(sesame_registry_entry)`, for a binding's load-time layout check.
+size_t sesame_registry_entry_size(void);
 #endif
 
 // Writes the default policy (idle 24 h, lifetime 14 days, leeway 60 s,

@@ -44,6 +44,10 @@ pub const SESAME_ACTION_LOGIN: u32 = 1;
 pub const SESAME_ACTION_LOGOUT: u32 = 2;
 /// The app refuses a session that opened (for example, revoked in its store).
 pub const SESAME_ACTION_REJECT: u32 = 3;
+/// Keep the session but do not send the token `begin` refreshed: the
+/// session registry answered GRACE (another request of the browser already
+/// refreshed it, and the browser has, or is getting, that token).
+pub const SESAME_ACTION_KEEP_UNREFRESHED: u32 = 4;
 
 /// `finish` flag: a login on GET/HEAD from a browser without a device
 /// cookie, which no cookie rule can protect from a shared cache: warn once,
@@ -446,6 +450,11 @@ pub unsafe extern "C" fn sesame_request_finish(
                 SESAME_SESSION_REJECTED => Outcome::Rejected,
                 _ => Outcome::Anonymous,
             },
+            SESAME_ACTION_KEEP_UNREFRESHED => match session {
+                SESAME_SESSION_VALID | SESAME_SESSION_REFRESHED => Outcome::Keep,
+                SESAME_SESSION_REJECTED => Outcome::Rejected,
+                _ => Outcome::Anonymous,
+            },
             SESAME_ACTION_REJECT => Outcome::Rejected,
             SESAME_ACTION_LOGOUT => Outcome::Logout,
             SESAME_ACTION_LOGIN => {
@@ -554,4 +563,11 @@ pub unsafe extern "C" fn sesame_request_detection_message(
         }
         Ok(())
     })
+}
+
+/// `sizeof(sesame_request)`: a binding that declares the struct itself
+/// checks its layout against this once, at load.
+#[no_mangle]
+pub extern "C" fn sesame_request_size() -> usize {
+    core::mem::size_of::<sesame_request>()
 }

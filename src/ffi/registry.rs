@@ -628,3 +628,17 @@ pub unsafe extern "C" fn sesame_registry_prune(
         unsafe { write_out(count_out, count) }
     })
 }
+
+/// `sizeof(sesame_registry_config)`, for a binding's load-time layout check.
+#[cfg(feature = "std")]
+#[no_mangle]
+pub extern "C" fn sesame_registry_config_size() -> usize {
+    core::mem::size_of::<sesame_registry_config>()
+}
+
+/// `sizeof(sesame_registry_entry)`, for a binding's load-time layout check.
+#[cfg(feature = "std")]
+#[no_mangle]
+pub extern "C" fn sesame_registry_entry_size() -> usize {
+    core::mem::size_of::<sesame_registry_entry>()
+}

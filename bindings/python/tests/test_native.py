@@ -72,6 +72,9 @@ FUNCTIONS = [
     "sesame_registry_revoke_others",
     "sesame_registry_logout",
     "sesame_registry_prune",
+    "sesame_request_size",
+    "sesame_registry_config_size",
+    "sesame_registry_entry_size",
 ]
 
 
@@ -356,3 +359,12 @@ def test_request_begin_and_finish_through_the_prototyped_abi(ring: sesame.Keyrin
     assert lib.sesame_request_finish(*args) == sesame.InvalidArgument.code  # once per begin
     rules.close()
     assert lib.sesame_request_begin(ring._ring, rules._rules, b"GET", 3, None, 0, NOW, ctypes.byref(request)) == sesame.NullArgument.code
+
+
+def test_struct_sizes_match_the_library() -> None:
+    from sesame import _native
+    from sesame.registry import RegistryConfigStruct, RegistryEntryStruct
+
+    assert lib.sesame_request_size() == ctypes.sizeof(_native.RequestStruct)
+    assert lib.sesame_registry_config_size() == ctypes.sizeof(RegistryConfigStruct)
+    assert lib.sesame_registry_entry_size() == ctypes.sizeof(RegistryEntryStruct)
