@@ -108,7 +108,7 @@ pub struct sesame_request {
     /// refresh, the refreshed claims); after a login, the new session.
     pub claims: sesame_claims,
     /// sesame's state between the two calls; do not touch.
-    pub internal: [u64; SESAME_REQUEST_INTERNAL_WORDS],
+    pub internal: [core::mem::MaybeUninit<u64>; SESAME_REQUEST_INTERNAL_WORDS],
 }
 
 /// The public fields only: the internal state holds the Cookie header's
@@ -326,7 +326,7 @@ pub unsafe extern "C" fn sesame_request_begin(
             flags: 0,
             foreign_sessions: u32::try_from(state.cookies.foreign_sessions()).unwrap_or(u32::MAX),
             claims: sesame_claims::EMPTY,
-            internal: [0; SESAME_REQUEST_INTERNAL_WORDS],
+            internal: [core::mem::MaybeUninit::new(0); SESAME_REQUEST_INTERNAL_WORDS],
         };
         if state.cookies.truncated() {
             out.flags |= SESAME_REQUEST_TRUNCATED;
