@@ -131,6 +131,14 @@
 // Words of `sesame_request` kept for sesame's own use between `begin` and `finish`.
 #define SESAME_REQUEST_INTERNAL_WORDS 96
 
+// `sesame_request_token`: the token of the session cookie the request
+// carried (the one `begin` opened, refreshed or rejected).
+#define SESAME_TOKEN_PRESENTED 0
+
+// `sesame_request_token`: the token the response sets: the one `begin`
+// refreshed, or after a login the new session's.
+#define SESAME_TOKEN_ISSUED 1
+
 // Verdicts (`*verdict_out`): the token is the session's current one.
 #define SESAME_VERDICT_LIVE 0
 
@@ -504,6 +512,23 @@ sesame_result sesame_request_detection_message(const struct sesame_cookie_rules 
                                                char *message_out,
                                                size_t message_cap,
                                                size_t *message_len_out);
+
+// Writes one of the request's tokens (`SESAME_TOKEN_PRESENTED` between
+// `begin` and `finish`, while the Cookie header is still valid;
+// `SESAME_TOKEN_ISSUED` after `begin` refreshed, or after `finish` set one)
+// with a NUL to `token_out` (`SESAME_TOKEN_MAX + 1` bytes suffice) and its
+// length to `*token_len_out`, for the session registry, which fingerprints
+// tokens. `SESAME_INVALID_ARGUMENT` when the request has no such token
+// (or was not filled by `begin`).
+//
+// # Safety
+// `request` is NULL or was filled by `begin` (for PRESENTED, its Cookie
+// header is still valid); the outputs are NULL or valid for their sizes.
+sesame_result sesame_request_token(const struct sesame_request *request,
+                                   uint32_t which,
+                                   char *token_out,
+                                   size_t token_cap,
+                                   size_t *token_len_out);
 
 // `sizeof(sesame_request)`: a binding that declares the struct itself
 // checks its layout against this once, at load.

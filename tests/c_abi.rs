@@ -757,3 +757,115 @@ fn the_registry_through_the_c_abi() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// The tokens a request carried and issued, for the registry: read from the
+/// core rather than parsed from headers by each binding.
+#[test]
+fn a_request_gives_its_presented_and_issued_tokens() {
+    let mut ring = ptr::null_mut();
+    let mut rules = ptr::null_mut();
+    // SAFETY: every pointer is valid for its call.
+    unsafe {
+        assert_eq!(sesame_keyring_new(&mut ring), SESAME_OK);
+        assert_eq!(
+            sesame_keyring_add_key(ring, 1, K1.as_ptr(), K1.len()),
+            SESAME_OK
+        );
+        let mut p = policy();
+        p.refresh_after = 60;
+        assert_eq!(
+            sesame_cookie_rules_new(&p, ptr::null(), 0, ptr::null(), 0, &mut rules),
+            SESAME_OK
+        );
+        let token_of = |request: &sesame_request, which: u32| {
+            let mut out = [0u8; SESAME_TOKEN_MAX + 1];
+            let mut len = 0;
+            match sesame_request_token(request, which, out.as_mut_ptr().cast(), out.len(), &mut len)
+            {
+                SESAME_OK => Some(String::from_utf8(out[..len].to_vec()).unwrap()),
+                other => {
+                    assert_eq!(other, SESAME_INVALID_ARGUMENT);
+                    None
+                }
+            }
+        };
+        let run = |cookie: &str, method: &str, action: u32, now: u64| {
+            let mut request = std::mem::MaybeUninit::<sesame_request>::uninit();
+            let rc = sesame_request_begin(
+                ring,
+                rules,
+                method.as_ptr().cast(),
+                method.len(),
+                cookie.as_ptr().cast(),
+                cookie.len(),
+                now,
+                request.as_mut_ptr(),
+            );
+            assert_eq!(rc, SESAME_OK);
+            let mut request = request.assume_init();
+            let before = (
+                token_of(&request, SESAME_TOKEN_PRESENTED),
+                token_of(&request, SESAME_TOKEN_ISSUED),
+            );
+            let mut out = vec![0u8; 4096];
+            let (mut len, mut flags) = (0usize, 0u32);
+            let rc = sesame_request_finish(
+                ring,
+                rules,
+                &mut request,
+                action,
+                7,
+                SESAME_NO_LIMIT,
+                ptr::null(),
+                0,
+                now,
+                out.as_mut_ptr().cast(),
+                out.len(),
+                &mut len,
+                &mut flags,
+            );
+            assert_eq!(rc, SESAME_OK);
+            let after = (
+                token_of(&request, SESAME_TOKEN_PRESENTED),
+                token_of(&request, SESAME_TOKEN_ISSUED),
+            );
+            (
+                before,
+                after,
+                String::from_utf8(out[..len].to_vec()).unwrap(),
+            )
+        };
+        let ((carried, issued), (_, login_token), lines) =
+            run("", "POST", SESAME_ACTION_LOGIN, NOW);
+        assert_eq!((carried, issued), (None, None));
+        let login_token = login_token.expect("a login issues a token");
+        assert!(
+            lines.contains(&format!("={login_token};")),
+            "the Set-Cookie carries it"
+        );
+        let mut jar = Jar::default();
+        jar.apply(&lines);
+        // Due for a refresh: the presented token is the login's, the issued one new.
+        let ((carried, issued), (after_carried, after_issued), lines) =
+            run(&jar.header(), "GET", SESAME_ACTION_KEEP, NOW + 120);
+        assert_eq!(carried.as_deref(), Some(login_token.as_str()));
+        let issued = issued.expect("refreshed");
+        assert_ne!(issued, login_token);
+        assert!(lines.contains(&issued));
+        assert_eq!(
+            (after_carried, after_issued),
+            (None, Some(issued)),
+            "after finish only the issued token"
+        );
+        // Kept unrefreshed: nothing issued after finish.
+        let (_, (_, none), lines) = run(
+            &jar.header(),
+            "GET",
+            SESAME_ACTION_KEEP_UNREFRESHED,
+            NOW + 120,
+        );
+        assert_eq!((none, lines.as_str()), (None, ""));
+        sesame_cookie_rules_free(rules);
+        sesame_keyring_free(ring);
+    }
+}

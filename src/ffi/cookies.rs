@@ -61,6 +61,15 @@ pub const SESAME_FINISH_WARN_GET_LOGOUT: u32 = 2;
 pub const SESAME_REQUEST_INTERNAL_WORDS: usize = 96;
 /// Marks internal state written by `begin` and not yet used by `finish`.
 const BEGUN: u64 = 0x7365_7361_6d65_7271;
+/// Marks internal state `finish` has used (its issued token stays readable).
+const FINISHED: u64 = 0x7365_7361_6d65_7266;
+
+/// `sesame_request_token`: the token of the session cookie the request
+/// carried (the one `begin` opened, refreshed or rejected).
+pub const SESAME_TOKEN_PRESENTED: u32 = 0;
+/// `sesame_request_token`: the token the response sets: the one `begin`
+/// refreshed, or after a login the new session's.
+pub const SESAME_TOKEN_ISSUED: u32 = 1;
 
 /// The cookie rules of one app: cookie names, Max-Ages (from the policy),
 /// the policy sessions are opened under, and a detection counter. Made by
@@ -482,6 +491,7 @@ pub unsafe extern "C" fn sesame_request_finish(
             }
             _ => return Err(SESAME_INVALID_ARGUMENT),
         };
+        let issues_refresh = matches!(outcome, Outcome::Refresh(_));
         let plan = ring
             .read(|keys| {
                 keys.with_rng(|rng| ResponsePlan::new(&rules.rules, &state.cookies, outcome, rng))
@@ -502,8 +512,12 @@ pub unsafe extern "C" fn sesame_request_finish(
             let claims = ring.read(|keys| keys.ring.decrypt(text, device.as_context()))?;
             // SAFETY: valid (contract).
             unsafe { (*request).claims = sesame_claims::from(&claims) };
+            state.refreshed[..text.len()].copy_from_slice(text.as_bytes());
+            state.refreshed_len = text.len();
+        } else if !issues_refresh {
+            state.refreshed_len = 0;
         }
-        state.begun = 0;
+        state.begun = FINISHED;
         // SAFETY: NULL-checked above and valid (contract).
         unsafe {
             headers_len_out.write(len);
@@ -562,6 +576,45 @@ pub unsafe extern "C" fn sesame_request_detection_message(
             message_len_out.write(len);
         }
         Ok(())
+    })
+}
+
+/// Writes one of the request's tokens (`SESAME_TOKEN_PRESENTED` between
+/// `begin` and `finish`, while the Cookie header is still valid;
+/// `SESAME_TOKEN_ISSUED` after `begin` refreshed, or after `finish` set one)
+/// with a NUL to `token_out` (`SESAME_TOKEN_MAX + 1` bytes suffice) and its
+/// length to `*token_len_out`, for the session registry, which fingerprints
+/// tokens. `SESAME_INVALID_ARGUMENT` when the request has no such token
+/// (or was not filled by `begin`).
+///
+/// # Safety
+/// `request` is NULL or was filled by `begin` (for PRESENTED, its Cookie
+/// header is still valid); the outputs are NULL or valid for their sizes.
+#[no_mangle]
+pub unsafe extern "C" fn sesame_request_token(
+    request: *const sesame_request,
+    which: u32,
+    token_out: *mut c_char,
+    token_cap: usize,
+    token_len_out: *mut usize,
+) -> sesame_result {
+    guard(|| {
+        if request.is_null() || token_out.is_null() || token_len_out.is_null() {
+            return Err(SESAME_NULL_ARGUMENT);
+        }
+        // SAFETY: `request` is valid (contract); `internal` is its own field.
+        let state = unsafe { &*ptr::addr_of!((*request).internal).cast::<RequestState>() };
+        let token: &[u8] = match (which, state.begun) {
+            (SESAME_TOKEN_PRESENTED, BEGUN) => {
+                state.cookies.token().ok_or(SESAME_INVALID_ARGUMENT)?
+            }
+            (SESAME_TOKEN_ISSUED, BEGUN | FINISHED) if state.refreshed_len > 0 => {
+                &state.refreshed[..state.refreshed_len]
+            }
+            _ => return Err(SESAME_INVALID_ARGUMENT),
+        };
+        // SAFETY: per this function's contract.
+        unsafe { write_token(token, token_out, token_cap, token_len_out) }
     })
 }
 

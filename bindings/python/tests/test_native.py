@@ -73,6 +73,7 @@ FUNCTIONS = [
     "sesame_registry_logout",
     "sesame_registry_prune",
     "sesame_request_size",
+    "sesame_request_token",
     "sesame_registry_config_size",
     "sesame_registry_entry_size",
 ]

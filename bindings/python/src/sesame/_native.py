@@ -365,6 +365,7 @@ _declare("sesame_registry_revoke_others", _R, [c_void_p, c_uint64, _U8P, c_uint6
 _declare("sesame_registry_logout", _R, [c_void_p, c_uint64, _U8P, c_char_p, c_size_t, c_uint64, POINTER(c_uint32)])
 _declare("sesame_registry_prune", _R, [c_void_p, c_uint64, POINTER(c_size_t)])
 _declare("sesame_request_size", c_size_t, [])
+_declare("sesame_request_token", _R, [c_void_p, c_uint32, POINTER(c_char), c_size_t, POINTER(c_size_t)])
 _declare("sesame_registry_config_size", c_size_t, [])
 _declare("sesame_registry_entry_size", c_size_t, [])
 _declare(
