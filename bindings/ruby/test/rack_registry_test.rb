@@ -356,6 +356,17 @@ class RackRegistryMemoryTest < Minitest::Test
   def open_registry
     Sesame::Registry.new("memory://")
   end
+
+  # The README's "your sessions" page on the middleware runs as is.
+  def test_the_readme_rack_sessions_page
+    blocks = File.read(File.join(__dir__, "..", "README.md")).scan(/^```ruby rack-registry\n(.*?)^```$/m).flatten
+    assert_equal 1, blocks.size, "README.md must have one ```ruby rack-registry block"
+    out, status = Open3.capture2e(RbConfig.ruby, "-w", "-I", File.expand_path("../lib", __dir__), "-e", blocks.first)
+    assert status.success?, out
+    assert_match(/\(this device\)/, out)
+    assert_match(/revoked \h{32}: the phone is logged out/, out)
+    refute_match(/warning/, out)
+  end
 end
 
 class RackRegistrySqliteTest < Minitest::Test
