@@ -6,6 +6,9 @@
 #   env["sesame.auth"].login(user_id) / .logout, env["sesame.session"]
 # Needs SESAME_KEYSET (a keyset's text) and SESAME_LIB (libsesame.so) or a
 # checkout build; SESAME_REFRESH_AFTER (default 1 s) makes GETs refresh.
+# SESAME_REGISTRY_URL (unset by default: stateless tokens, as before) gives the
+# middleware a Sesame::Registry (e.g. sqlite:///tmp/e2e-sessions.db), checked
+# as SESAME_REGISTRY_CHECK says (on_refresh, the default, or every_request).
 #
 #   puma -e production -b tcp://127.0.0.1:PORT -t 4:4 tests/e2e/origins/rack_sesame.ru
 $LOAD_PATH.unshift File.expand_path("../../../bindings/ruby/lib", __dir__)
@@ -17,9 +20,12 @@ require "sesame/rack/session" unless defined?(Sesame::Rack::Session)
 REFRESH_AFTER = Integer(ENV.fetch("SESAME_REFRESH_AFTER", "1"), 10)
 LOGGER = Logger.new($stderr)
 
+REGISTRY = (url = ENV["SESAME_REGISTRY_URL"].to_s).empty? ? nil : Sesame::Registry.new(url)
+REGISTRY_CHECK = ENV.fetch("SESAME_REGISTRY_CHECK", "on_refresh").to_sym
+
 use Sesame::Rack::Session, keyring: Sesame::Keyring.from_env,
                            policy: Sesame::Policy.new(refresh_after: REFRESH_AFTER),
-                           logger: LOGGER
+                           logger: LOGGER, registry: REGISTRY, registry_check: REGISTRY_CHECK
 
 def whoami(session)
   session ? "user #{session.user_id}\n" : "anonymous\n"

@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require "rack"
+require "digest"
 require_relative "../../sesame"
 
 module Sesame
@@ -24,7 +25,27 @@ module Sesame
     # cookie, or one that is tampered, expired, revoked, another browser's:
     # never an error page), and env["sesame.auth"] a Handle: #login(user_id,
     # data:, remember_me:), #logout, #logout_everywhere, #session, #user_id,
-    # #logged_in?.
+    # #logged_in?; with a registry also #logout_others, #sessions, #revoke.
+    #
+    # With registry: (a Sesame::Registry, docs/REGISTRY.md) the app needs
+    # none of the callbacks above: logins are registered (device: the
+    # User-Agent, ip: REMOTE_ADDR, kind from remember_me), every refresh is
+    # recorded (registry.refresh), logout ends the session in the store, and
+    # revoked, unknown and stolen sessions are refused:
+    #
+    #   use Sesame::Rack::Session, keyring: KEYRING,
+    #       registry: Sesame::Registry.new("sqlite:///var/lib/app/sessions.db"),
+    #       registry_check: :on_refresh,          # or :every_request
+    #       on_theft: ->(session) { ALERTS.notify("session #{session.session_id_hex} stolen") }
+    #
+    # registry_check: :every_request checks each request's token (one store
+    # round trip): a revocation holds on the next request. :on_refresh (the
+    # default) asks the store only when the token is due for a refresh
+    # (Policy#refresh_after, 15 min by default), so a revocation, "log out
+    # other sessions" or an eviction reaches a browser within one refresh
+    # interval; there is no per-request peek. Logout is final in both modes:
+    # it ends the session in the store, and a copy of the logged-out token,
+    # which still opens locally, is refused at its next refresh at the latest.
     #
     # The rules, in short: sessions are bound to a device cookie that only
     # non-GET responses set; the session cookie is named after the device,
@@ -50,6 +71,7 @@ module Sesame
           "log out with a POST. Logged once per process."
       }.freeze
       REMOVED = %i[cookie_name bind_to_device secure same_site domain].freeze
+      REGISTRY_CHECKS = %i[on_refresh every_request].freeze
       @warned = 0
       @lock = Mutex.new
 
@@ -83,11 +105,19 @@ module Sesame
       #                         rejected cookies. Never a token. nil: warn and
       #                         error lines go to Kernel#warn.
       # clock::                 -> { Time or unix seconds }, for tests
+      # registry::              a Sesame::Registry (nil: stateless tokens, the callbacks above)
+      # registry_check::        :on_refresh (default) or :every_request
+      # registry_fail_open::    true: serve on the token alone while the store
+      #                         cannot answer (default false: refuse, log at error)
+      # on_theft::              ->(session) { ... }: the registry saw a superseded
+      #                         token after its successor (two parties hold the
+      #                         session; it is ended); also logged at warn
       #
       # An invalid cookie name raises Sesame::InvalidCookieName.
       def initialize(app, keyring:, policy: nil, device_cookie_name: nil, session_cookie_prefix: nil, rules: nil,
                      revoked_before: nil, on_logout_everywhere: nil, on_logout: nil, session_revoked: nil,
-                     on_detection: nil, remember_for: nil, logger: nil, clock: nil, **others)
+                     on_detection: nil, remember_for: nil, logger: nil, clock: nil, registry: nil,
+                     registry_check: :on_refresh, registry_fail_open: false, on_theft: nil, **others)
         unless others.empty?
           raise ArgumentError, "unknown keyword(s): #{others.keys.join(", ")}" unless (others.keys - REMOVED).empty?
 
@@ -96,8 +126,14 @@ module Sesame
         end
         raise TypeError, "keyring must be a Sesame::Keyring" unless keyring.is_a?(Sesame::Keyring)
 
+        raise TypeError, "registry must be a Sesame::Registry or nil" unless registry.nil? || registry.is_a?(Sesame::Registry)
+        unless REGISTRY_CHECKS.include?(registry_check)
+          raise ArgumentError, "registry_check must be :on_refresh or :every_request, not #{registry_check.inspect}"
+        end
+
         @hooks = { revoked_before: revoked_before, on_logout_everywhere: on_logout_everywhere, on_logout: on_logout,
-                   session_revoked: session_revoked, on_detection: on_detection, clock: clock }.compact
+                   session_revoked: session_revoked, on_detection: on_detection, clock: clock,
+                   on_theft: on_theft }.compact
         raise TypeError, "callbacks must respond to #call" unless @hooks.each_value.all? { |h| h.respond_to?(:call) }
 
         if rules
@@ -113,10 +149,56 @@ module Sesame
         @remember_for = Convert.seconds(remember_for || rules.policy.absolute_lifetime || (30 * 86_400), "remember_for")
         @logger = logger
         @clock = clock
+        @registry = registry
+        @registry_check = registry_check
+        @registry_fail_open = registry_fail_open ? true : false
+        @token_line = /\ASet-Cookie: #{Regexp.escape(rules.session_cookie_prefix)}[A-Za-z0-9_-]{11}=([A-Za-z0-9_-]+);/
+      end
+
+      attr_reader :registry, :registry_check
+
+      def registry_fail_open?
+        @registry_fail_open
       end
 
       def policy
         @rules.policy
+      end
+
+      # The session token this request presented for +session+ (the one
+      # sesame_request_begin opened), or nil: the session cookie named after
+      # each device cookie (docs/COOKIES.md, rule 2) whose token opens, bound
+      # to that device, to +session+'s ID. :nodoc:
+      def presented_token(cookie_header, session, now)
+        return nil unless cookie_header
+
+        pairs = cookie_header.split(";").map { |pair| pair.strip.split("=", 2) }
+        pairs.each do |name, device|
+          next unless name == @rules.device_cookie_name && device&.match?(/\A[A-Za-z0-9_-]{22}\z/)
+
+          digest = Digest::SHA256.digest("sesame/v1/cookie-name#{device}")
+          wanted = @rules.session_cookie_prefix + [digest[0, 9]].pack("m0").tr("+/", "-_")[0, 11]
+          pairs.each do |n, token|
+            next unless n == wanted && token && !token.empty?
+
+            opened = begin
+              @keyring.open(token, context: device, now: now, policy: @rules.policy)
+            rescue Sesame::Error
+              next
+            end
+            return token if opened.session_id == session.session_id
+          end
+        end
+        nil
+      end
+
+      # The new session token a Set-Cookie line of +lines+ sends, and that line. :nodoc:
+      def sent_token(lines)
+        lines&.each_line do |line|
+          m = @token_line.match(line)
+          return [m[1], line] if m
+        end
+        nil
       end
 
       def call(env)
@@ -169,6 +251,16 @@ module Sesame
         (h = @hooks[name]) && h.call(*args)
       end
 
+      # A theft verdict: logged at warn (never a token), then on_theft. :nodoc:
+      def theft(session, where)
+        log(:warn, "session theft detected at #{where}: a superseded token of user #{session.user_id}'s session " \
+                   "#{session.session_id_hex} was used after its successor; the session is ended (both parties " \
+                   "are logged out)")
+        hook(:on_theft, session)
+      rescue StandardError => e
+        log(:error, "on_theft raised #{e.class.name}: #{e.message}")
+      end
+
       def log(level, message) # :nodoc:
         if @logger
           @logger.public_send(level, "sesame: #{message}")
@@ -183,10 +275,13 @@ module Sesame
 
         def initialize(middleware, env, request)
           @mw = middleware
+          @registry = middleware.registry
           @env = env
           @request = request
           @action = :keep
           @lines = nil
+          @token = nil # the presented token, once looked up
+          @ended_in_store = false
           env[ENV_HANDLE] = self
           env[ENV_SESSION] = start
         end
@@ -214,13 +309,27 @@ module Sesame
         # the new Sesame::Session (also env["sesame.session"] from now on).
         # The response's cookies are decided here: a later #login or #logout
         # in the same request raises Sesame::UsageError.
+        #
+        # With a registry the session is registered (device: User-Agent, ip:
+        # REMOTE_ADDR, kind: :remember_me or :browser) and a session this
+        # browser had is logged out of the store. If the store cannot
+        # register it, the response sets no cookie and the store's error
+        # (e.g. Sesame::RegistryUnavailable) is raised, unless
+        # registry_fail_open (then it is logged; the unregistered session is
+        # refused as :unknown once the store answers again).
         def login(user_id, data: nil, remember_me: false)
           usable!
           Convert.u64(user_id, "user_id")
           raise Sesame::DataTooLong if Convert.bytes(data, "data")&.bytesize.to_i > Native::DATA_MAX
 
+          previous = @session
+          previous_token = token if previous && @registry
           @lines = finish_request(:login, user_id, remember_me ? @mw.remember_for : nil, data)
           @env[ENV_SESSION] = @session = @request.session
+          @token = nil
+          register(remember_me ? :remember_me : :browser) if @registry
+          end_in_store(previous, previous_token) if previous_token
+          @session
         end
 
         # Ends the session: on a non-GET request the response deletes the
@@ -228,8 +337,24 @@ module Sesame
         # deleted safely, and a warning is logged once per process.
         # on_logout gets the ending session: tokens are stateless, so the app
         # deny-lists it (session_revoked) if a copy must stop opening.
+        #
+        # With a registry the session is ended in the store first
+        # (registry.logout): any copy of the token is refused from then on
+        # (:every_request) or at its next refresh (:on_refresh). If the store
+        # cannot answer, the error is raised and nothing changes, unless
+        # registry_fail_open (then logged, and the cookie deleted).
         def logout
           usable!
+          if @session && @registry && !@ended_in_store
+            begin
+              verdict = @registry.logout(@session, token || raise(Sesame::UsageError, "sesame: no token to log out"),
+                                         now: now)
+              @mw.theft(@session, "logout") if verdict == :theft_detected
+            rescue Sesame::Error => e
+              @mw.log(:error, "registry: could not log the session out: #{e.class.name} (#{e.message})")
+              raise unless @mw.registry_fail_open?
+            end
+          end
           @mw.hook(:on_logout, @session) if @session
           @env[ENV_SESSION] = @session = nil
           @action = :logout
@@ -237,22 +362,70 @@ module Sesame
         end
 
         # Ends every session of the user issued up to now (this one too):
+        # with a registry, registry.revoke_all (store errors are raised);
         # on_logout_everywhere(user_id, cut-off Time) stores the cut-off
-        # that revoked_before returns, then #logout. Returns the cut-off, or
-        # nil when not logged in. A login in the same second is not revoked.
+        # that revoked_before returns; then #logout. Returns the cut-off, or
+        # nil when not logged in. A login in the same second is not revoked
+        # by a cut-off (it is by the registry).
         def logout_everywhere
           usable!
           return nil unless @session
 
           cutoff = Time.at(now)
+          if @registry
+            @registry.revoke_all(@session.user_id, now: now)
+            @ended_in_store = true
+          end
           @mw.hook(:on_logout_everywhere, @session.user_id, cutoff)
           logout
           cutoff
         end
 
+        # Ends every other session of this user at once ("log out my other
+        # sessions"), keeping this one. Needs a registry. Returns how many
+        # were ended (0 when not logged in); store errors are raised.
+        def logout_others
+          registry!
+          return 0 unless @session
+
+          @registry.revoke_others(@session, now: now)
+        end
+
+        # The user's live sessions, newest first, as Sesame::Registry::Entry
+        # values (this one is current?); [] when not logged in. Needs a
+        # registry; store errors are raised.
+        def sessions
+          registry!
+          return [] unless @session
+
+          @registry.list(@session.user_id, current: @session, now: now)
+        end
+
+        # Ends one of this user's sessions by its ID (32 hex digits, as
+        # Entry#session_id gives it, e.g. from a form); another user's ID
+        # ends nothing. The current session's ID logs this browser out
+        # (#logout). Returns whether a live session was ended. Needs a
+        # registry; store errors are raised.
+        def revoke(session_id)
+          registry!
+          return false unless @session
+
+          id = session_id.is_a?(Sesame::Registry::Entry) ? session_id.session_id : session_id
+          if id.is_a?(String) && id.casecmp?(@session.session_id_hex)
+            logout
+            return true
+          end
+          @registry.revoke(@session.user_id, session_id, now: now)
+        end
+
         # The response's header lines, or nil. :nodoc:
         def finish
-          @request.finished? ? @lines : finish_request(@action)
+          return @lines if @request.finished?
+
+          lines = finish_request(@action)
+          lines = record_refresh(lines) if @registry && @action == :keep && @session &&
+                                           @request.state == Native::SESSION_REFRESHED
+          lines
         rescue Sesame::Error => e
           raise if @action == :logout # a logout that did not happen is not a success
 
@@ -268,12 +441,104 @@ module Sesame
           detected(request) if request.foreign_sessions.positive?
           if (session = request.session)
             @session = session
-            reject("Sesame::Revoked (by the application)") if revoked?
+            if revoked?
+              reject("Sesame::Revoked (by the application)")
+            elsif @registry && (@mw.registry_check == :every_request || request.state == Native::SESSION_REFRESHED)
+              judge
+            end
           elsif (error = request.rejection)
             @mw.log(error <= Sesame::InvalidToken ? :warn : :info,
                     "ignoring the session cookie: #{error.name} (#{error.new.message})")
           end
           @session
+        end
+
+        # The presented token, looked up once. nil only if the cookie the
+        # rules opened cannot be found again (not expected).
+        def token
+          @token ||= @mw.presented_token(@env["HTTP_COOKIE"], @session, now)
+        end
+
+        # Asks the registry about the presented token before the app runs:
+        # every request (:every_request), or a request whose token is due for
+        # a refresh (:on_refresh; the refresh itself is recorded after the app,
+        # when finish has made the new token).
+        def judge
+          verdict = begin
+            @registry.check(@session, token || raise(Sesame::InternalError.new("the session cookie was not found " \
+                                                                                "again", code: nil)), now: now)
+          rescue Sesame::Error => e
+            return store_error(e, "check")
+          end
+          return if Sesame::Registry.serve?(verdict)
+
+          @mw.theft(@session, "check") if verdict == :theft_detected
+          reject("the registry answered #{verdict}")
+        end
+
+        def store_error(error, what)
+          if @mw.registry_fail_open?
+            @mw.log(:error, "registry: #{what} failed, serving on the token alone (registry_fail_open): " \
+                            "#{error.class.name} (#{error.message})")
+          else
+            @mw.log(:error, "registry: #{what} failed, refusing the session (fail closed): " \
+                            "#{error.class.name} (#{error.message})")
+            reject("the registry could not answer")
+          end
+        end
+
+        # After finish made a refreshed token: registry.refresh(old, new).
+        # :live sends it; on anything else the Set-Cookie of the new token is
+        # dropped (the browser keeps the old one, still the registry's
+        # current or grace token): :grace (another request refreshed first),
+        # a store error (an unrecorded token would look stolen later), and a
+        # denial (revoked between check and refresh: the old token is refused
+        # on the next request). The response was served already.
+        def record_refresh(lines)
+          new_token, line = @mw.sent_token(lines)
+          return lines unless new_token
+
+          verdict = begin
+            old = token or raise Sesame::InternalError.new("the session cookie was not found again", code: nil)
+            @registry.refresh(@session, old, new_token, now: now)
+          rescue Sesame::Error => e
+            @mw.log(:error, "registry: refresh failed, the new token is not sent: #{e.class.name} (#{e.message})")
+            :error
+          end
+          return lines if verdict == :live
+
+          @mw.theft(@session, "refresh") if verdict == :theft_detected
+          @mw.log(:info, "registry: refresh answered #{verdict}, the new token is not sent") unless verdict == :error
+          rest = lines.sub(line, "")
+          rest.empty? ? nil : rest
+        end
+
+        def register(kind)
+          new_token, = @mw.sent_token(@lines)
+          raise Sesame::InternalError.new("sesame: the login set no session cookie", code: nil) unless new_token
+
+          evicted = @registry.register(@session, new_token, device: @env["HTTP_USER_AGENT"], ip: @env["REMOTE_ADDR"],
+                                                            kind: kind, now: now)
+          @mw.log(:info, "registry: the login ended #{evicted} older session(s) of user #{@session.user_id}") if evicted.positive?
+        rescue Sesame::Error => e
+          @mw.log(:error, "registry: could not register the login: #{e.class.name} (#{e.message})")
+          return if @mw.registry_fail_open?
+
+          @lines = nil # no cookie: the browser stays as it was
+          @env[ENV_SESSION] = @session = nil
+          raise
+        end
+
+        # Best effort: the session a login replaced leaves the store's list.
+        def end_in_store(session, token)
+          verdict = @registry.logout(session, token, now: now)
+          @mw.theft(session, "login") if verdict == :theft_detected
+        rescue Sesame::Error => e
+          @mw.log(:error, "registry: could not end the session a login replaced: #{e.class.name} (#{e.message})")
+        end
+
+        def registry!
+          raise Sesame::UsageError, "sesame: this needs the middleware's registry: option" unless @registry
         end
 
         # An app-side rejection: the rules then treat the cookie as rejected.
