@@ -72,3 +72,58 @@ print("ok")
         [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_wsgi_registry_example_lists_and_revokes(tmp_path: Path) -> None:
+    (app,) = blocks("python wsgi-registry")
+    (tmp_path / "readme_registry_app.py").write_text(app, encoding="utf-8")
+    probe = """
+import io
+import re
+import wsgiref.util
+from sesame.wsgi import SessionMiddleware
+import readme_registry_app as m
+
+def login_view(environ, start_response):
+    environ["sesame.auth"].login(42)
+    start_response("200 OK", [])
+    return [b""]
+
+login_app = SessionMiddleware(login_view, m.ring, registry=m.app.registry, registry_check="every_request")
+
+def call(app, jar, method, agent, body=b""):
+    environ = {}
+    wsgiref.util.setup_testing_defaults(environ)
+    environ.update(REQUEST_METHOD=method, HTTP_USER_AGENT=agent, REMOTE_ADDR="127.0.0.1", CONTENT_LENGTH=str(len(body)))
+    environ["wsgi.input"] = io.BytesIO(body)
+    if jar:
+        environ["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+    seen = {}
+    def start_response(status, headers, exc_info=None):
+        seen["headers"] = headers
+    out = b"".join(app(environ, start_response)).decode()
+    for name, value in seen["headers"]:
+        if name == "Set-Cookie":
+            key, _, rest = value.partition("=")
+            if "Max-Age=0;" in rest:
+                jar.pop(key, None)
+            else:
+                jar[key] = rest.split(";")[0]
+    return out
+
+laptop, phone = {}, {}
+call(login_app, laptop, "POST", "Laptop")
+call(login_app, phone, "POST", "Phone")
+page = call(m.app, laptop, "GET", "Laptop")
+assert page.count("<li>") == 2 and "Laptop (127.0.0.1)" in page and "(this browser)" in page, page
+other = re.search(r'<li>Phone.*?value="([0-9a-f]{32})"', page).group(1)
+assert "<li>" in call(m.app, phone, "GET", "Phone")
+page = call(m.app, laptop, "POST", "Laptop", f"revoke={other}".encode())
+assert page.count("<li>") == 1, page
+assert "Not logged in" in call(m.app, phone, "GET", "Phone")  # every_request: at once
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

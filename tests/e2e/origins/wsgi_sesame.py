@@ -6,7 +6,10 @@ Written against the rewritten middleware (cookie rules from the core)::
     environ["sesame.auth"].login(user_id) / .logout(), environ["sesame.session"]
 
 Needs SESAME_KEYSET (a keyset's text) and SESAME_LIB (libsesame.so);
-SESAME_REFRESH_AFTER (default 1 s) makes GETs refresh. Run::
+SESAME_REFRESH_AFTER (default 1 s) makes GETs refresh. SESAME_REGISTRY, if
+set, is a session registry URL (e.g. sqlite:///tmp/e2e-sessions.db) and
+SESAME_REGISTRY_CHECK its mode (on_refresh, the default, or every_request);
+unset (the default), the middleware is stateless as before. Run::
 
     gunicorn -b 127.0.0.1:PORT -w 1 -k gthread --threads 4 \
         --chdir tests/e2e/origins wsgi_sesame:application
@@ -92,8 +95,12 @@ def app(environ, start_response):
     return _text(start_response, "404 Not Found", "not found\n", "no-store")
 
 
+REGISTRY_URL = os.environ.get("SESAME_REGISTRY")
+
 application = sesame.wsgi.SessionMiddleware(
     app,
     sesame.Keyring.from_env(),
     policy=sesame.Policy(refresh_after=REFRESH_AFTER),
+    registry=sesame.Registry(REGISTRY_URL) if REGISTRY_URL else None,
+    registry_check=os.environ.get("SESAME_REGISTRY_CHECK", "on_refresh"),
 )

@@ -35,6 +35,20 @@ process); start logins with a POST.
 A bad, tampered, expired or revoked cookie never raises into the app: the
 app runs without a session, a GET sets nothing, and a non-GET deletes the
 cookie.
+
+With ``registry=`` (a :class:`sesame.Registry`, ``docs/REGISTRY.md``) the
+middleware also keeps the server-side list of sessions: it registers each
+login, judges the presented token with ``check`` (on every request, or only
+when the core refreshes it), records each refresh with ``refresh(old, new)``
+and ends the session in the store on ``logout()``. The C ABI hands out a
+refreshed token only in ``finish``'s header lines, after the app ran, so a
+refresh costs two store calls: ``check`` of the old token before the app
+(the verdict that decides whether it gets a session) and ``refresh`` when
+the response starts, which drops the new session cookie from the lines
+unless the store answers LIVE (GRACE: another request refreshed first; the
+browser keeps the token the store knows). The presented token is read from
+the ``Cookie`` header (the only session cookie, or, when other browsers'
+cookies came along, the one that opens as this session for this device).
 """
 
 from __future__ import annotations
@@ -44,16 +58,17 @@ import logging
 import threading
 import time
 from ctypes import byref, c_size_t, c_uint32, c_uint64
-from typing import Any, Callable, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Literal, Optional, Tuple
 
 from . import _native
 from ._errors import RESULT_NAMES, raise_for
 from .cookies import CookieRules
 from .keyring import Bytes, Keyring
 from .policy import Policy
+from .registry import Entry, Registry, Verdict
 from .session import Session, Timestamp, session_from_buffer, to_unix
 
-__all__ = ["SessionMiddleware", "SessionHandle", "OnDetection"]
+__all__ = ["SessionMiddleware", "SessionHandle", "OnDetection", "OnTheft", "RegistryCheck"]
 
 Environ = dict[str, Any]
 Headers = List[Tuple[str, str]]
@@ -64,6 +79,11 @@ SetRevokedBefore = Callable[[int, int], object]
 #: ``on_detection(environ, foreign_sessions)``: called for every request that
 #: carried other browsers' session cookies.
 OnDetection = Callable[[Environ, int], object]
+#: ``on_theft(environ, session)``: the registry saw a superseded token used
+#: after its successor (two parties hold the session, now revoked).
+OnTheft = Callable[[Environ, Session], object]
+#: When the middleware asks the registry about a session that opened.
+RegistryCheck = Literal["on_refresh", "every_request"]
 
 log = logging.getLogger("sesame")
 
@@ -201,6 +221,37 @@ def merge_headers(headers: Headers, lines: Headers) -> Headers:
     return out
 
 
+def _cookie_pairs(header: str) -> list[tuple[str, str]]:
+    """A ``Cookie`` header's (name, value) pairs, in order."""
+    pairs = []
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            pairs.append((name, value))
+    return pairs
+
+
+def _new_session_token(lines: Headers, prefix: str) -> str | None:
+    """The token finish set in the session cookie (a login or a refresh),
+    or None. Only the new session cookie has a value: deletions are empty."""
+    for name, value in lines:
+        if name.lower() == "set-cookie" and value.startswith(prefix):
+            cookie = value.split(";", 1)[0].partition("=")[2]
+            if cookie:
+                return cookie
+    return None
+
+
+def _without_session_token(lines: Headers, prefix: str) -> Headers:
+    """finish's lines without the new session cookie (the browser keeps the
+    token it has; the cache headers stay)."""
+    return [
+        (name, value)
+        for name, value in lines
+        if not (name.lower() == "set-cookie" and value.startswith(prefix) and value.split(";", 1)[0].partition("=")[2])
+    ]
+
+
 class SessionHandle:
     """``environ["sesame.auth"]``: this request's session and what the app
     can do with it, before the response headers go out: at most one
@@ -216,6 +267,8 @@ class SessionHandle:
     foreign_sessions = 0
     #: Whether the session cookie is re-issued on this response.
     refreshed = False
+    _token: str | None = None  # the session token the request presented, once looked up
+    _registered: Session | None = None  # a refreshed session to record in the registry at finish
 
     def __init__(self, mw: SessionMiddleware, environ: Environ, start_response: StartResponse) -> None:
         self._mw = mw
@@ -258,6 +311,8 @@ class SessionHandle:
             session = session_from_buffer(request, _CLAIMS)
             if mw.revoked_before is not None:
                 session = self._check_revoked(session)
+            if session is not None and mw.registry is not None:
+                session = self._registry_begin(session, state == _REFRESHED)
         elif state == _REJECTED:
             log.info("sesame: session cookie rejected (%s); continuing without a session", RESULT_NAMES.get(rejected))
         self._session = session
@@ -276,6 +331,140 @@ class SessionHandle:
         self.refreshed = False
         self._action = _REJECT
         return None
+
+    # -- the registry ---------------------------------------------------------
+
+    def _presented_token(self, session: Session) -> str | None:
+        """The session cookie's token text, which the registry fingerprints:
+        the request's only session cookie, or, when it carried others'
+        (a detection), the one that opens as ``session`` for this device."""
+        if self._token is not None:
+            return self._token
+        header = self._environ.get("HTTP_COOKIE") or ""
+        rules = self._mw.rules
+        prefix = rules.session_prefix
+        pairs = _cookie_pairs(header)
+        candidates = [value for name, value in pairs if name.startswith(prefix) and value]
+        token = None
+        if len(candidates) == 1:
+            token = candidates[0]
+        else:
+            device = next((value for name, value in pairs if name == rules.device_name), "")
+            for candidate in candidates:
+                try:
+                    opened = self._mw.keyring.open(
+                        candidate, context=device.encode("latin-1", "replace"), now=self.now, policy=rules.policy
+                    )
+                except Exception:  # noqa: BLE001 - another browser's or a bad cookie
+                    continue
+                if opened.session_id == session.session_id:
+                    token = candidate
+                    break
+        self._token = token
+        return token
+
+    def _registry_begin(self, session: Session, refreshed: bool) -> Session | None:
+        """Before the app runs: judge the presented token (``check``) on
+        every request, or only when the core refreshed it. A refresh is
+        recorded at finish, where its new token is known."""
+        mw = self._mw
+        if not refreshed and not mw._every_request:
+            return session
+        registry = mw.registry
+        assert registry is not None
+        token = self._presented_token(session)
+        try:
+            if token is None:
+                raise RuntimeError("the session cookie was not found in the Cookie header")
+            verdict = registry.check(session, token, now=self.now)
+        except Exception as error:  # noqa: BLE001 - the store's failure is the request's verdict
+            if mw.registry_fail_open:
+                log.warning("sesame: registry check failed (%s); serving on the token alone (fail open)", error)
+                if refreshed:
+                    self._registered = session  # finish tries to record it, else keeps the current token
+                return session
+            log.error("sesame: registry check failed (%s); continuing without a session (fail closed)", error)
+            self._registry_reject()
+            return None
+        if verdict.admits:
+            if refreshed:
+                self._registered = session
+            return session
+        if verdict is Verdict.THEFT_DETECTED:
+            mw._theft(self._environ, session)
+        else:
+            log.info("sesame: session refused by the registry (%s); continuing without a session", verdict.name)
+        self._registry_reject()
+        return None
+
+    def _registry_reject(self) -> None:
+        self.refreshed = False
+        self._action = _REJECT
+
+    def _registry_finish(self, session: Session, lines: Headers) -> Headers:
+        """At finish, for a refreshed session the app kept: ``refresh(old,
+        new)``. Only LIVE sends the new token; GRACE (another request
+        refreshed first), a denial or a store error keep the browser's
+        current one, which the registry still knows."""
+        mw = self._mw
+        registry = mw.registry
+        assert registry is not None
+        prefix = mw.rules.session_prefix
+        new = _new_session_token(lines, prefix)
+        if new is None:
+            return lines
+        try:
+            if self._token is None:
+                raise RuntimeError("the session cookie was not found in the Cookie header")
+            verdict: Verdict | None = registry.refresh(session, self._token, new, now=self.now)
+        except Exception as error:  # noqa: BLE001
+            log.error("sesame: registry refresh failed (%s); the response keeps the current token", error)
+            verdict = None
+        if verdict is Verdict.LIVE:
+            return lines
+        if verdict is Verdict.THEFT_DETECTED:
+            mw._theft(self._environ, session)
+        elif verdict is not None and not verdict.admits:
+            log.info("sesame: refresh refused by the registry (%s) after the app ran", verdict.name)
+        self.refreshed = False
+        return _without_session_token(lines, prefix)
+
+    def _need_registry(self, what: str) -> tuple[Registry, Session]:
+        registry, session = self._mw.registry, self._session
+        if registry is None:
+            raise RuntimeError(f"sesame: {what}() needs the middleware's registry=")
+        if session is None:
+            raise RuntimeError(f"sesame: {what}() needs a logged-in session")
+        return registry, session
+
+    def sessions(self) -> list[Entry]:
+        """This user's live sessions, newest first, the current one marked
+        ``current`` ("your sessions"). Needs ``registry=``."""
+        registry, session = self._need_registry("sessions")
+        return registry.list(session.user_id, current=session, now=self.now)
+
+    def revoke(self, session_id: str | bytes) -> bool:
+        """Ends one of this user's sessions (``Entry.session_id``) at once;
+        another user's ID ends nothing. Revoking the current session logs
+        this browser out too. True if it was live. Needs ``registry=``."""
+        registry, session = self._need_registry("revoke")
+        if isinstance(session_id, str):
+            is_current = session_id.lower() == session.session_id.hex()
+        else:
+            is_current = bytes(session_id) == session.session_id
+        if is_current:
+            self._decide(self._action)  # raises if it is too late
+        revoked = registry.revoke(session.user_id, session_id, now=self.now)
+        if is_current:
+            self._decide(_LOGOUT)
+            self._set(None)
+        return revoked
+
+    def logout_others(self) -> int:
+        """Ends every other session of this user at once, keeping this one
+        ("log out my other devices"); returns how many. Needs ``registry=``."""
+        registry, session = self._need_registry("logout_others")
+        return registry.revoke_others(session, now=self.now)
 
     @property
     def session(self) -> Session | None:
@@ -301,11 +490,51 @@ class SessionHandle:
             data = bytes(data)
         mw = self._mw
         lifetime = mw.remember_me_lifetime if remember_me else mw.login_lifetime
-        self._finish(_LOGIN, _arg_u64(user_id), _NO_LIMIT if lifetime is None else _arg_u64(lifetime), data)
+        previous = self._session
+        lines = self._finish(_LOGIN, _arg_u64(user_id), _NO_LIMIT if lifetime is None else _arg_u64(lifetime), data)
         session = session_from_buffer(self._slot[0], _CLAIMS)
         self._free.append(self._slot)
+        if mw.registry is not None:
+            self._register(session, lines, previous, remember_me)
         self._set(session)
         return session
+
+    def _register(self, session: Session, lines: Headers, previous: Session | None, remember_me: bool) -> None:
+        """A login with a registry: ends the session it replaces (best
+        effort) and registers the new one. If registering fails, the new
+        session cookie is not sent and the error reaches the app (fail
+        closed), unless ``registry_fail_open``."""
+        mw = self._mw
+        registry = mw.registry
+        assert registry is not None
+        environ = self._environ
+        if previous is not None:
+            old = self._presented_token(previous)
+            try:
+                if old is not None:
+                    registry.logout(previous, old, now=self.now)
+            except Exception as error:  # noqa: BLE001 - the new login matters more
+                log.warning("sesame: ending the replaced session in the registry failed (%s)", error)
+        token = _new_session_token(lines, mw.rules.session_prefix)
+        try:
+            if token is None:
+                raise RuntimeError("finish set no session cookie")
+            registry.register(
+                session,
+                token,
+                device=environ.get("HTTP_USER_AGENT") or None,
+                ip=environ.get("REMOTE_ADDR") or None,
+                kind="remember_me" if remember_me else "browser",
+                now=self.now,
+            )
+        except Exception as error:
+            if mw.registry_fail_open:
+                log.warning("sesame: registering the login failed (%s); logged in on the token alone", error)
+                return
+            log.error("sesame: registering the login failed (%s); the login is refused (fail closed)", error)
+            self._lines = _without_session_token(lines, mw.rules.session_prefix)
+            self._set(None)
+            raise
 
     def logout(self) -> None:
         """Ends the session. On a non-GET request the response deletes the
@@ -313,8 +542,31 @@ class SessionHandle:
         deleted safely (a cache could replay it), so this only logs a
         warning once per process and the browser keeps its cookie: log out
         with a POST."""
+        session = self._session
         self._decide(_LOGOUT)
         self._set(None)
+        registry = self._mw.registry
+        if registry is not None and session is not None:
+            self._registry_logout(registry, session)
+
+    def _registry_logout(self, registry: Registry, session: Session) -> None:
+        """Ends the session in the store, finally: any copy of the token is
+        refused from now on (at its next check, or its next refresh in
+        ``on_refresh`` mode). A store error is logged and raised to the app
+        (the browser's cookie is deleted anyway) unless fail-open."""
+        token = self._presented_token(session)
+        try:
+            if token is None:
+                raise RuntimeError("the session cookie was not found in the Cookie header")
+            verdict = registry.logout(session, token, now=self.now)
+        except Exception as error:
+            if self._mw.registry_fail_open:
+                log.warning("sesame: registry logout failed (%s); logged out in this browser only", error)
+                return
+            log.error("sesame: registry logout failed (%s); logged out in this browser only", error)
+            raise
+        if verdict is Verdict.THEFT_DETECTED:
+            self._mw._theft(self._environ, session)
 
     def reject(self) -> None:
         """Refuses a session that opened (say, revoked in the app's own
@@ -333,6 +585,16 @@ class SessionHandle:
         mw = self._mw
         if session is None:
             raise RuntimeError("sesame: logout_everywhere() needs a logged-in session")
+        if mw.registry is not None:
+            self._decide(self._action)  # raises if it is too late
+            count = mw.registry.revoke_all(session.user_id, now=self.now)
+            if stay_logged_in:
+                self._session = None  # already ended in the store
+                self.login(session.user_id, session.data, remember_me=session.lifetime is not None)
+            else:
+                self._decide(_LOGOUT)
+                self._set(None)
+            return count
         if mw.set_revoked_before is None or mw.revoked_before is None:
             raise RuntimeError("sesame: logout_everywhere() needs revoked_before= and set_revoked_before=")
         self._decide(self._action)  # raises if it is too late
@@ -391,6 +653,9 @@ class SessionHandle:
             if lines is None:
                 try:
                     lines = self._finish(self._action)
+                    registered = self._registered
+                    if registered is not None and self._action is _KEEP:
+                        lines = self._lines = self._registry_finish(registered, lines)
                 except Exception:  # noqa: BLE001 - never fail a response over the session cookie
                     log.exception("sesame: finishing the request failed; the response sets no cookie")
                     lines = self._lines = []
@@ -414,6 +679,31 @@ class SessionMiddleware:
     policy's limits). ``on_detection(environ, foreign_sessions)``: called for
     each request carrying other browsers' session cookies. ``clock``: unix
     seconds (tests).
+
+    ``registry``: a :class:`sesame.Registry` (None: stateless, as without
+    it). Logins are registered (device: ``HTTP_USER_AGENT``, ip:
+    ``REMOTE_ADDR``, kind from ``remember_me``), refreshes recorded,
+    logouts final in the store, and ``environ["sesame.auth"]`` gains
+    :meth:`SessionHandle.sessions`, :meth:`~SessionHandle.revoke` and
+    :meth:`~SessionHandle.logout_others`. ``registry_check``:
+
+    * ``"on_refresh"`` (default): no store call on a request whose token is
+      not due for a refresh. When it is due, the old token is judged
+      (``check``) before the app runs and the new one recorded
+      (``refresh``) when the response starts. A revocation, eviction or
+      theft takes effect at the session's next refresh, so within the
+      policy's ``refresh_after`` (15 min by default). Logout is still
+      final: it ends the session in the store at once and deletes the
+      cookie, and a copy of the logged-out token is refused at its next
+      refresh (REVOKED, or UNKNOWN once the tombstone is gone), so it can
+      never be extended.
+    * ``"every_request"``: ``check`` on every request with a session (one
+      round trip): revocations take effect on the next request.
+
+    A store error refuses the session (logged; fail closed) unless
+    ``registry_fail_open``, which serves on the token alone. ``on_theft(environ,
+    session)``: called (after a WARNING log) when the registry detects a
+    superseded token used after its successor; the session is revoked.
     """
 
     def __init__(
@@ -430,6 +720,10 @@ class SessionMiddleware:
         login_lifetime: int | None = None,
         remember_me_lifetime: int | None = None,
         on_detection: OnDetection | None = None,
+        registry: Registry | None = None,
+        registry_check: RegistryCheck = "on_refresh",
+        registry_fail_open: bool = False,
+        on_theft: OnTheft | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if rules is None:
@@ -439,7 +733,16 @@ class SessionMiddleware:
         for name, value in (("login_lifetime", login_lifetime), ("remember_me_lifetime", remember_me_lifetime)):
             if value is not None and (type(value) is not int or not 0 <= value < _U64_MAX):
                 raise ValueError(f"{name} must be None or seconds in 0 .. 2**64-2, not {value!r}")
+        if registry is not None and not isinstance(registry, Registry):
+            raise TypeError(f"registry must be a sesame.Registry or None, not {type(registry).__name__}")
+        if registry_check not in ("on_refresh", "every_request"):
+            raise ValueError(f"registry_check must be 'on_refresh' or 'every_request', not {registry_check!r}")
         self.app = app
+        self.registry = registry
+        self.registry_check = registry_check
+        self._every_request = registry_check == "every_request"
+        self.registry_fail_open = registry_fail_open
+        self.on_theft = on_theft
         self.keyring = keyring
         self.rules = rules
         self.policy = rules.policy
@@ -459,6 +762,21 @@ class SessionMiddleware:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         return self.app(environ, SessionHandle(self, environ, start_response)._start_response)
+
+    def _theft(self, environ: Environ, session: Session) -> None:
+        """The registry saw a superseded token used after its successor:
+        two parties hold the session, which the store has now revoked."""
+        log.warning(
+            "sesame: stolen session token detected by the registry (user %d, session %s): the session is revoked",
+            session.user_id,
+            session.session_id.hex(),
+        )
+        callback = self.on_theft
+        if callback is not None:
+            try:
+                callback(environ, session)
+            except Exception:  # noqa: BLE001 - must never break the request
+                log.exception("sesame: on_theft raised")
 
     def _detected(self, handle: SessionHandle, environ: Environ, foreign: int, flags: int) -> None:
         """A request with other browsers' session cookies: evidence of a
