@@ -335,7 +335,8 @@ def test_request_struct_and_constants_match_the_header() -> None:
         "SESSION_NONE", "SESSION_VALID", "SESSION_REFRESHED", "SESSION_REJECTED",
         "REQUEST_LOG_DETECTION", "REQUEST_TRUNCATED", "ACTION_KEEP", "ACTION_LOGIN",
         "ACTION_LOGOUT", "ACTION_REJECT", "FINISH_WARN_UNPROTECTED_GET_LOGIN",
-        "FINISH_WARN_GET_LOGOUT", "REQUEST_INTERNAL_WORDS",
+        "FINISH_WARN_GET_LOGOUT", "REQUEST_INTERNAL_WORDS", "ACTION_KEEP_UNREFRESHED",
+        "TOKEN_PRESENTED", "TOKEN_ISSUED",
     ):  # fmt: skip
         assert getattr(_native, name) == defines[name], name
     request = _native.RequestStruct
@@ -369,3 +370,61 @@ def test_struct_sizes_match_the_library() -> None:
     assert lib.sesame_request_size() == ctypes.sizeof(_native.RequestStruct)
     assert lib.sesame_registry_config_size() == ctypes.sizeof(RegistryConfigStruct)
     assert lib.sesame_registry_entry_size() == ctypes.sizeof(RegistryEntryStruct)
+
+
+def test_a_request_gives_its_presented_and_issued_tokens(ring: sesame.Keyring) -> None:
+    """sesame_request_token, as the WSGI registry glue uses it: the token
+    the request's own session cookie carried, and the one begin refreshed
+    or a login issued (the same text as the Set-Cookie line)."""
+    policy = sesame.Policy(refresh_after=60)
+    rules = sesame.CookieRules(policy)
+
+    def token_of(request: _native.RequestStruct, which: int) -> str | None:
+        out = ctypes.create_string_buffer(_native.TOKEN_CAP)
+        length = ctypes.c_size_t()
+        rc = lib.sesame_request_token(ctypes.byref(request), which, out, len(out), ctypes.byref(length))
+        if rc == sesame.InvalidArgument.code:
+            return None
+        assert rc == 0
+        return out.raw[: length.value].decode()
+
+    def run(cookie: str, method: str, action: int, now: int) -> tuple[tuple[str | None, str | None], tuple[str | None, str | None], str]:
+        request = _native.RequestStruct()
+        header = cookie.encode()
+        assert lib.sesame_request_begin(ring._ring, rules._rules, method.encode(), len(method), header, len(header), now, ctypes.byref(request)) == 0
+        before = (token_of(request, _native.TOKEN_PRESENTED), token_of(request, _native.TOKEN_ISSUED))
+        out = ctypes.create_string_buffer(_native.HEADERS_CAP)
+        length, flags = ctypes.c_size_t(), ctypes.c_uint32()
+        assert lib.sesame_request_finish(ring._ring, rules._rules, ctypes.byref(request), action, 7, _native.NO_LIMIT,
+                                         None, 0, now, out, len(out), ctypes.byref(length), ctypes.byref(flags)) == 0  # fmt: skip
+        after = (token_of(request, _native.TOKEN_PRESENTED), token_of(request, _native.TOKEN_ISSUED))
+        return before, after, out.raw[: length.value].decode()
+
+    jar: dict[str, str] = {}
+
+    def apply(lines: str) -> None:
+        for line in lines.splitlines():
+            if line.startswith("Set-Cookie: "):
+                name, _, rest = line[len("Set-Cookie: "):].partition("=")
+                jar[name] = rest.split(";", 1)[0]
+
+    def header() -> str:
+        return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+    before, (_, login_token), lines = run("", "POST", _native.ACTION_LOGIN, NOW)
+    assert before == (None, None)
+    assert login_token is not None and f"={login_token};" in lines
+    apply(lines)
+    # Due for a refresh: the presented token is the login's, the issued one new.
+    (presented, issued), after, lines = run(header(), "GET", _native.ACTION_KEEP, NOW + 120)
+    assert presented == login_token and issued is not None and issued != login_token
+    assert f"={issued};" in lines
+    assert after == (None, issued)  # after finish, only the issued token
+    # Kept unrefreshed: nothing issued after finish, and no header line.
+    (presented, issued), after, lines = run(header(), "GET", _native.ACTION_KEEP_UNREFRESHED, NOW + 120)
+    assert presented == login_token and issued is not None
+    assert (after, lines) == ((None, None), "")
+    # Not due: a token presented, none issued.
+    (presented, issued), _, lines = run(header(), "GET", _native.ACTION_KEEP, NOW + 1)
+    assert (presented, issued, lines) == (login_token, None, "")
+    rules.close()

@@ -260,6 +260,127 @@ def test_the_presented_token_is_found_among_other_browsers_cookies(
     assert thefts == []
 
 
+class Spy(Registry):
+    """A registry that logs its calls, with the token text each one got;
+    the app logs ("app",) when it runs."""
+
+    def __init__(self, url: str, **config: Any) -> None:
+        super().__init__(url, **config)
+        self.calls: list[tuple[str, ...]] = []
+
+    def register(self, session: sesame.Session, token: str, **options: Any) -> int:
+        self.calls.append(("register", token))
+        return super().register(session, token, **options)
+
+    def check(self, session: sesame.Session, token: str, now: Any = None) -> Verdict:
+        self.calls.append(("check", token))
+        return super().check(session, token, now=now)
+
+    def refresh(self, session: sesame.Session, old_token: str, new_token: str, now: Any = None) -> Verdict:
+        self.calls.append(("refresh", old_token, new_token))
+        return super().refresh(session, old_token, new_token, now=now)
+
+    def logout(self, session: sesame.Session, token: str, now: Any = None) -> Verdict:
+        self.calls.append(("logout", token))
+        return super().logout(session, token, now=now)
+
+
+@pytest.fixture
+def spy(url: str) -> Iterator[Spy]:
+    try:
+        registry = Spy(url, grace=30)
+    except sesame.InvalidRegistryUrl:
+        pytest.skip("built without registry-sqlite")
+    yield registry
+    registry.close()
+
+
+def spied(ring: Keyring, spy: Spy, clock: Clock, thefts: Thefts, mode: str) -> SessionMiddleware:
+    inner = make_app()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        spy.calls.append(("app",))
+        return inner(environ, start_response)
+
+    mw = middleware(ring, spy, clock, thefts, mode)
+    mw.app = app
+    return mw
+
+
+def test_one_store_round_trip_per_request_with_the_tokens_the_browser_holds(
+    ring: Keyring, spy: Spy, clock: Clock, thefts: Thefts, mode: str
+) -> None:
+    app = spied(ring, spy, clock, thefts, mode)
+    every = mode == "every_request"
+
+    def calls(b: Agent, method: str, path: str, body: str) -> list[tuple[str, ...]]:
+        spy.calls.clear()
+        assert b.request(method, path).body == body
+        return list(spy.calls)
+
+    b = browser(app)
+    assert calls(b, "POST", "/login?user=7", "user=7") == [("app",), ("register", token(b))]
+    t0 = token(b)
+    assert calls(b, "GET", "/", "user=7") == ([("check", t0)] if every else []) + [("app",)]
+    # Due for a refresh: one call, before the app, with the token the browser
+    # sent and the one it gets.
+    clock.advance(REFRESH + 1)
+    seen = calls(b, "GET", "/", "user=7")
+    t1 = token(b)
+    assert t1 != t0 and seen == [("refresh", t0, t1), ("app",)]
+    assert calls(b, "GET", "/", "user=7") == ([("check", t1)] if every else []) + [("app",)]
+    # A refresh and a logout in one request: the logout ends the session by
+    # the token the request presented (still accepted: no theft).
+    clock.advance(REFRESH + 1)
+    seen = calls(b, "POST", "/logout", "user=anonymous")
+    (_, old, new), rest = seen[0], seen[1:]
+    assert old == t1 and new != t1 and rest == [("app",), ("logout", t1)]
+    assert b.session_cookies() == {}
+    assert thefts == []
+
+
+def test_a_login_over_a_session_ends_it_by_its_presented_token(
+    ring: Keyring, spy: Spy, clock: Clock, thefts: Thefts, mode: str
+) -> None:
+    app = spied(ring, spy, clock, thefts, mode)
+    b = login(app, 7)
+    t0 = token(b)
+    spy.calls.clear()
+    assert b.post("/login?user=8").body == "user=8"
+    t1 = token(b)
+    assert t1 != t0
+    assert spy.calls == ([("check", t0)] if mode == "every_request" else []) + [
+        ("app",), ("logout", t0), ("register", t1)
+    ]
+    assert spy.list(7, now=clock.now) == []  # the replaced session ended
+    assert len(spy.list(8, now=clock.now)) == 1
+
+
+def test_a_refused_login_sets_no_cookie_even_if_the_app_carries_on(
+    ring: Keyring, registry: Registry, clock: Clock, thefts: Thefts
+) -> None:
+    seen: list[object] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        try:
+            environ["sesame.auth"].login(9)
+        except sesame.RegistryClosed:
+            seen.append(environ["sesame.session"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"carried on"]
+
+    b = Agent(SessionMiddleware(app, ring, clock=clock, registry=registry))
+    registry.close()
+    response = b.post("/")
+    assert seen == [None] and response.body == "carried on"
+    assert response.set_cookies() == {} and b.cookies == {}
+
+
+def token(b: Browser) -> str:
+    (value,) = b.session_cookies().values()
+    return value
+
+
 # -- your sessions: list, revoke, log out the others --------------------------
 
 

@@ -73,6 +73,9 @@ __all__ = [
     "ACTION_LOGIN",
     "ACTION_LOGOUT",
     "ACTION_REJECT",
+    "ACTION_KEEP_UNREFRESHED",
+    "TOKEN_PRESENTED",
+    "TOKEN_ISSUED",
     "FINISH_WARN_UNPROTECTED_GET_LOGIN",
     "FINISH_WARN_GET_LOGOUT",
     "HEADERS_CAP",
@@ -244,9 +247,8 @@ CLAIMS_DATA_OFFSET: Final[int] = Claims.data.offset
 if CLAIMS_HEAD.size != CLAIMS_DATA_OFFSET:
     raise ImportError("sesame: unexpected sesame_claims layout")
 
-# The cookie rules' request (docs/COOKIES.md). The library has no
-# sesame_request_size() to check this layout against (unlike sesame_claims
-# and sesame_policy): it is the header's, field for field, and the offsets
+# The cookie rules' request (docs/COOKIES.md): the header's, field for
+# field; its size is checked against sesame_request_size() and the offsets
 # below are asserted.
 REQUEST_INTERNAL_WORDS: Final[int] = 96
 """SESAME_REQUEST_INTERNAL_WORDS."""
@@ -265,6 +267,9 @@ class RequestStruct(Structure):
         ("internal", c_uint64 * REQUEST_INTERNAL_WORDS),
     ]
 
+
+_declare("sesame_request_size", c_size_t, [])
+_check_layout(RequestStruct, lib.sesame_request_size(), "sesame_request")
 
 REQUEST_HEAD: Final[struct.Struct] = struct.Struct("=4I")
 """Unpacks (session, rejected, flags, foreign_sessions) from a RequestStruct."""
@@ -287,6 +292,14 @@ ACTION_KEEP: Final[int] = 0
 ACTION_LOGIN: Final[int] = 1
 ACTION_LOGOUT: Final[int] = 2
 ACTION_REJECT: Final[int] = 3
+ACTION_KEEP_UNREFRESHED: Final[int] = 4
+"""Keep the session but do not send the token begin refreshed (the
+registry answered GRACE)."""
+# `sesame_request_token`: which token.
+TOKEN_PRESENTED: Final[int] = 0
+"""The token of the request's own session cookie (between begin and finish)."""
+TOKEN_ISSUED: Final[int] = 1
+"""The token the response sets: begin's refresh, or after finish a login's."""
 # `sesame_request_finish` flags.
 FINISH_WARN_UNPROTECTED_GET_LOGIN: Final[int] = 1
 FINISH_WARN_GET_LOGOUT: Final[int] = 2
@@ -364,7 +377,6 @@ _declare("sesame_registry_revoke_all", _R, [c_void_p, c_uint64, c_uint64, POINTE
 _declare("sesame_registry_revoke_others", _R, [c_void_p, c_uint64, _U8P, c_uint64, POINTER(c_uint32)])
 _declare("sesame_registry_logout", _R, [c_void_p, c_uint64, _U8P, c_char_p, c_size_t, c_uint64, POINTER(c_uint32)])
 _declare("sesame_registry_prune", _R, [c_void_p, c_uint64, POINTER(c_size_t)])
-_declare("sesame_request_size", c_size_t, [])
 _declare("sesame_request_token", _R, [c_void_p, c_uint32, POINTER(c_char), c_size_t, POINTER(c_size_t)])
 _declare("sesame_registry_config_size", c_size_t, [])
 _declare("sesame_registry_entry_size", c_size_t, [])

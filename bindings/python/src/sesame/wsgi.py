@@ -38,17 +38,16 @@ cookie.
 
 With ``registry=`` (a :class:`sesame.Registry`, ``docs/REGISTRY.md``) the
 middleware also keeps the server-side list of sessions: it registers each
-login, judges the presented token with ``check`` (on every request, or only
-when the core refreshes it), records each refresh with ``refresh(old, new)``
-and ends the session in the store on ``logout()``. The C ABI hands out a
-refreshed token only in ``finish``'s header lines, after the app ran, so a
-refresh costs two store calls: ``check`` of the old token before the app
-(the verdict that decides whether it gets a session) and ``refresh`` when
-the response starts, which drops the new session cookie from the lines
-unless the store answers LIVE (GRACE: another request refreshed first; the
-browser keeps the token the store knows). The presented token is read from
-the ``Cookie`` header (the only session cookie, or, when other browsers'
-cookies came along, the one that opens as this session for this device).
+login, records each refresh, judges the presented token on every request in
+``"every_request"`` mode, and ends the session in the store on ``logout()``.
+The tokens come from the core (``sesame_request_token``), never from parsing
+cookies here: the one the request's own session cookie presented, and the
+one the response issues (``begin``'s refresh, or a login's after
+``finish``). A refresh is one store round trip, before the app runs:
+``refresh(presented, issued)``, whose verdict decides the request: LIVE
+keeps the session and sends the new token, GRACE (another request refreshed
+first; the browser has, or is getting, that token) keeps it without sending
+the new one (``SESAME_ACTION_KEEP_UNREFRESHED``), anything else refuses it.
 """
 
 from __future__ import annotations
@@ -61,7 +60,7 @@ from ctypes import byref, c_size_t, c_uint32, c_uint64
 from typing import Any, Callable, Iterable, List, Literal, Optional, Tuple
 
 from . import _native
-from ._errors import RESULT_NAMES, raise_for
+from ._errors import RESULT_NAMES, InvalidArgument, raise_for
 from .cookies import CookieRules
 from .keyring import Bytes, Keyring
 from .policy import Policy
@@ -107,6 +106,9 @@ _KEEP = _arg_u32(_native.ACTION_KEEP)
 _LOGIN = _arg_u32(_native.ACTION_LOGIN)
 _LOGOUT = _arg_u32(_native.ACTION_LOGOUT)
 _REJECT = _arg_u32(_native.ACTION_REJECT)
+_KEEP_UNREFRESHED = _arg_u32(_native.ACTION_KEEP_UNREFRESHED)
+_PRESENTED = _native.TOKEN_PRESENTED
+_ISSUED = _native.TOKEN_ISSUED
 _ZERO_U64 = _arg_u64(0)
 _NO_LIMIT = _arg_u64(_native.NO_LIMIT)
 _ZERO = _arg_size(0)
@@ -221,35 +223,22 @@ def merge_headers(headers: Headers, lines: Headers) -> Headers:
     return out
 
 
-def _cookie_pairs(header: str) -> list[tuple[str, str]]:
-    """A ``Cookie`` header's (name, value) pairs, in order."""
-    pairs = []
-    for part in header.split(";"):
-        name, sep, value = part.strip().partition("=")
-        if sep:
-            pairs.append((name, value))
-    return pairs
+_token_of = _native.lib.sesame_request_token
 
 
-def _new_session_token(lines: Headers, prefix: str) -> str | None:
-    """The token finish set in the session cookie (a login or a refresh),
-    or None. Only the new session cookie has a value: deletions are empty."""
-    for name, value in lines:
-        if name.lower() == "set-cookie" and value.startswith(prefix):
-            cookie = value.split(";", 1)[0].partition("=")[2]
-            if cookie:
-                return cookie
-    return None
-
-
-def _without_session_token(lines: Headers, prefix: str) -> Headers:
-    """finish's lines without the new session cookie (the browser keeps the
-    token it has; the cache headers stay)."""
-    return [
-        (name, value)
-        for name, value in lines
-        if not (name.lower() == "set-cookie" and value.startswith(prefix) and value.split(";", 1)[0].partition("=")[2])
-    ]
+def _request_token(request: Arg, which: int) -> str | None:
+    """One of a request's tokens, from the core (``sesame_request_token``;
+    ``request`` is a byref of its sesame_request): ``_PRESENTED``, the
+    token of the request's own session cookie (between begin and finish),
+    or ``_ISSUED``, the one begin refreshed or, after finish, a login's.
+    None if the request has no such token."""
+    buffers = _native.buffers()
+    rc = _token_of(request, which, buffers.token, _native.TOKEN_CAP, buffers.token_len_ref)
+    if rc:
+        if rc == InvalidArgument.code:
+            return None
+        raise_for(rc)
+    return ctypes.string_at(buffers.token, buffers.token_len.value).decode("ascii")
 
 
 class SessionHandle:
@@ -267,8 +256,6 @@ class SessionHandle:
     foreign_sessions = 0
     #: Whether the session cookie is re-issued on this response.
     refreshed = False
-    _token: str | None = None  # the session token the request presented, once looked up
-    _registered: Session | None = None  # a refreshed session to record in the registry at finish
 
     def __init__(self, mw: SessionMiddleware, environ: Environ, start_response: StartResponse) -> None:
         self._mw = mw
@@ -334,61 +321,51 @@ class SessionHandle:
 
     # -- the registry ---------------------------------------------------------
 
-    def _presented_token(self, session: Session) -> str | None:
-        """The session cookie's token text, which the registry fingerprints:
-        the request's only session cookie, or, when it carried others'
-        (a detection), the one that opens as ``session`` for this device."""
-        if self._token is not None:
-            return self._token
-        header = self._environ.get("HTTP_COOKIE") or ""
-        rules = self._mw.rules
-        prefix = rules.session_prefix
-        pairs = _cookie_pairs(header)
-        candidates = [value for name, value in pairs if name.startswith(prefix) and value]
-        token = None
-        if len(candidates) == 1:
-            token = candidates[0]
-        else:
-            device = next((value for name, value in pairs if name == rules.device_name), "")
-            for candidate in candidates:
-                try:
-                    opened = self._mw.keyring.open(
-                        candidate, context=device.encode("latin-1", "replace"), now=self.now, policy=rules.policy
-                    )
-                except Exception:  # noqa: BLE001 - another browser's or a bad cookie
-                    continue
-                if opened.session_id == session.session_id:
-                    token = candidate
-                    break
-        self._token = token
+    def _presented_token(self) -> str:
+        """The token the request's own session cookie carried, which the
+        registry fingerprints (from the core: valid until finish)."""
+        token = _request_token(self._slot[4], _PRESENTED)
+        if token is None:
+            raise RuntimeError("the request presented no session token")
         return token
 
     def _registry_begin(self, session: Session, refreshed: bool) -> Session | None:
-        """Before the app runs: judge the presented token (``check``) on
-        every request, or only when the core refreshed it. A refresh is
-        recorded at finish, where its new token is known."""
+        """Before the app runs, one store round trip at most: a refreshed
+        session's refresh is recorded (``refresh(presented, issued)``), and
+        in ``"every_request"`` mode a valid one is judged
+        (``check(presented)``). LIVE keeps the session (and sends its new
+        token), GRACE keeps it without sending a new token, anything else
+        refuses it; so does a store error, unless fail-open (which serves
+        on the token alone and keeps the token the store knows)."""
         mw = self._mw
         if not refreshed and not mw._every_request:
             return session
         registry = mw.registry
         assert registry is not None
-        token = self._presented_token(session)
         try:
-            if token is None:
-                raise RuntimeError("the session cookie was not found in the Cookie header")
-            verdict = registry.check(session, token, now=self.now)
+            presented = self._presented_token()
+            if refreshed:
+                issued = _request_token(self._slot[4], _ISSUED)
+                if issued is None:
+                    raise RuntimeError("the core issued no refreshed token")
+                verdict = registry.refresh(session, presented, issued, now=self.now)
+            else:
+                verdict = registry.check(session, presented, now=self.now)
         except Exception as error:  # noqa: BLE001 - the store's failure is the request's verdict
+            what = "refresh" if refreshed else "check"
             if mw.registry_fail_open:
-                log.warning("sesame: registry check failed (%s); serving on the token alone (fail open)", error)
+                log.warning("sesame: registry %s failed (%s); serving on the token alone (fail open)", what, error)
                 if refreshed:
-                    self._registered = session  # finish tries to record it, else keeps the current token
+                    self._keep_unrefreshed()
                 return session
-            log.error("sesame: registry check failed (%s); continuing without a session (fail closed)", error)
+            log.error("sesame: registry %s failed (%s); continuing without a session (fail closed)", what, error)
             self._registry_reject()
             return None
-        if verdict.admits:
+        if verdict is Verdict.LIVE:
+            return session
+        if verdict is Verdict.GRACE:
             if refreshed:
-                self._registered = session
+                self._keep_unrefreshed()
             return session
         if verdict is Verdict.THEFT_DETECTED:
             mw._theft(self._environ, session)
@@ -397,37 +374,16 @@ class SessionHandle:
         self._registry_reject()
         return None
 
+    def _keep_unrefreshed(self) -> None:
+        """Serve, but do not send the token begin refreshed: the browser
+        keeps the one the store knows (GRACE: another request refreshed
+        first, and the browser has, or is getting, that one)."""
+        self.refreshed = False
+        self._action = _KEEP_UNREFRESHED
+
     def _registry_reject(self) -> None:
         self.refreshed = False
         self._action = _REJECT
-
-    def _registry_finish(self, session: Session, lines: Headers) -> Headers:
-        """At finish, for a refreshed session the app kept: ``refresh(old,
-        new)``. Only LIVE sends the new token; GRACE (another request
-        refreshed first), a denial or a store error keep the browser's
-        current one, which the registry still knows."""
-        mw = self._mw
-        registry = mw.registry
-        assert registry is not None
-        prefix = mw.rules.session_prefix
-        new = _new_session_token(lines, prefix)
-        if new is None:
-            return lines
-        try:
-            if self._token is None:
-                raise RuntimeError("the session cookie was not found in the Cookie header")
-            verdict: Verdict | None = registry.refresh(session, self._token, new, now=self.now)
-        except Exception as error:  # noqa: BLE001
-            log.error("sesame: registry refresh failed (%s); the response keeps the current token", error)
-            verdict = None
-        if verdict is Verdict.LIVE:
-            return lines
-        if verdict is Verdict.THEFT_DETECTED:
-            mw._theft(self._environ, session)
-        elif verdict is not None and not verdict.admits:
-            log.info("sesame: refresh refused by the registry (%s) after the app ran", verdict.name)
-        self.refreshed = False
-        return _without_session_token(lines, prefix)
 
     def _need_registry(self, what: str) -> tuple[Registry, Session]:
         registry, session = self._mw.registry, self._session
@@ -491,34 +447,46 @@ class SessionHandle:
         mw = self._mw
         lifetime = mw.remember_me_lifetime if remember_me else mw.login_lifetime
         previous = self._session
+        # The replaced session's token: the core gives it until finish.
+        old = _request_token(self._slot[4], _PRESENTED) if previous is not None and mw.registry is not None else None
         lines = self._finish(_LOGIN, _arg_u64(user_id), _NO_LIMIT if lifetime is None else _arg_u64(lifetime), data)
-        session = session_from_buffer(self._slot[0], _CLAIMS)
-        self._free.append(self._slot)
-        if mw.registry is not None:
-            self._register(session, lines, previous, remember_me)
+        slot = self._slot
+        session = session_from_buffer(slot[0], _CLAIMS)
+        try:
+            if mw.registry is not None:
+                self._register(session, lines, previous, old, _request_token(slot[4], _ISSUED), remember_me)
+        finally:
+            self._free.append(slot)
         self._set(session)
         return session
 
-    def _register(self, session: Session, lines: Headers, previous: Session | None, remember_me: bool) -> None:
-        """A login with a registry: ends the session it replaces (best
-        effort) and registers the new one. If registering fails, the new
-        session cookie is not sent and the error reaches the app (fail
-        closed), unless ``registry_fail_open``."""
+    def _register(
+        self,
+        session: Session,
+        lines: Headers,
+        previous: Session | None,
+        old: str | None,
+        token: str | None,
+        remember_me: bool,
+    ) -> None:
+        """A login with a registry: ends the session it replaces (``old``,
+        the token it presented; best effort) and registers the new one
+        (``token``, the one finish issued). If registering fails, the
+        response sets no cookie (the browser keeps the ones it has) and
+        the error reaches the app (fail closed), unless
+        ``registry_fail_open``."""
         mw = self._mw
         registry = mw.registry
         assert registry is not None
         environ = self._environ
-        if previous is not None:
-            old = self._presented_token(previous)
+        if previous is not None and old is not None:
             try:
-                if old is not None:
-                    registry.logout(previous, old, now=self.now)
+                registry.logout(previous, old, now=self.now)
             except Exception as error:  # noqa: BLE001 - the new login matters more
                 log.warning("sesame: ending the replaced session in the registry failed (%s)", error)
-        token = _new_session_token(lines, mw.rules.session_prefix)
         try:
             if token is None:
-                raise RuntimeError("finish set no session cookie")
+                raise RuntimeError("the login issued no session token")
             registry.register(
                 session,
                 token,
@@ -532,7 +500,9 @@ class SessionHandle:
                 log.warning("sesame: registering the login failed (%s); logged in on the token alone", error)
                 return
             log.error("sesame: registering the login failed (%s); the login is refused (fail closed)", error)
-            self._lines = _without_session_token(lines, mw.rules.session_prefix)
+            # No Set-Cookie at all: the browser keeps its cookies as they were
+            # (the cache headers stay).
+            self._lines = [(name, value) for name, value in lines if name.lower() != "set-cookie"]
             self._set(None)
             raise
 
@@ -554,11 +524,8 @@ class SessionHandle:
         refused from now on (at its next check, or its next refresh in
         ``on_refresh`` mode). A store error is logged and raised to the app
         (the browser's cookie is deleted anyway) unless fail-open."""
-        token = self._presented_token(session)
         try:
-            if token is None:
-                raise RuntimeError("the session cookie was not found in the Cookie header")
-            verdict = registry.logout(session, token, now=self.now)
+            verdict = registry.logout(session, self._presented_token(), now=self.now)
         except Exception as error:
             if self._mw.registry_fail_open:
                 log.warning("sesame: registry logout failed (%s); logged out in this browser only", error)
@@ -653,9 +620,6 @@ class SessionHandle:
             if lines is None:
                 try:
                     lines = self._finish(self._action)
-                    registered = self._registered
-                    if registered is not None and self._action is _KEEP:
-                        lines = self._lines = self._registry_finish(registered, lines)
                 except Exception:  # noqa: BLE001 - never fail a response over the session cookie
                     log.exception("sesame: finishing the request failed; the response sets no cookie")
                     lines = self._lines = []
@@ -688,17 +652,20 @@ class SessionMiddleware:
     :meth:`~SessionHandle.logout_others`. ``registry_check``:
 
     * ``"on_refresh"`` (default): no store call on a request whose token is
-      not due for a refresh. When it is due, the old token is judged
-      (``check``) before the app runs and the new one recorded
-      (``refresh``) when the response starts. A revocation, eviction or
+      not due for a refresh. When it is due, the refresh is recorded
+      before the app runs, in one round trip (``refresh(presented,
+      issued)``), whose verdict judges the presented token: LIVE sends the
+      new token, GRACE serves without it. A revocation, eviction or
       theft takes effect at the session's next refresh, so within the
       policy's ``refresh_after`` (15 min by default). Logout is still
       final: it ends the session in the store at once and deletes the
       cookie, and a copy of the logged-out token is refused at its next
       refresh (REVOKED, or UNKNOWN once the tombstone is gone), so it can
       never be extended.
-    * ``"every_request"``: ``check`` on every request with a session (one
-      round trip): revocations take effect on the next request.
+    * ``"every_request"``: ``check`` of the presented token on every
+      request with a session not due for a refresh, ``refresh`` as above
+      on one that is (one round trip either way): revocations take effect
+      on the next request.
 
     A store error refuses the session (logged; fail closed) unless
     ``registry_fail_open``, which serves on the token alone. ``on_theft(environ,
