@@ -37,8 +37,14 @@ class CookieRulesTest < Minitest::Test
     assert_equal ["__Host-app-device", "__Host-app-s-"], [rules.device_cookie_name, rules.session_cookie_prefix]
   end
 
-  # sesame_request has no size getter in the C ABI: check the Ruby layout
-  # against the header with the C compiler, when there is one.
+  # The load-time check (ffi.rb) compares the Ruby layout with
+  # sesame_request_size(); this one also checks the offsets against the
+  # header with the C compiler, when there is one.
+  def test_request_size_is_the_librarys
+    assert_equal N.sesame_request_size, N::Request.size
+    assert_equal N.sesame_request_size, N::REQUEST_SIZE
+  end
+
   def test_request_layout_matches_the_header
     cc = ENV.fetch("CC", "cc")
     skip "no C compiler (#{cc})" unless system("command -v #{cc} >/dev/null 2>&1")
@@ -144,5 +150,58 @@ class CookieRulesTest < Minitest::Test
     foreign.release
     assert_equal 1, rules.detections
     assert_raises(KeyError) { rules.request(ring, "GET", nil, NOW).finish(:nonsense) }
+  end
+
+  # The tokens the session registry fingerprints come from the core
+  # (sesame_request_token), as tests/c_abi.rs checks them in Rust.
+  def test_presented_and_issued_tokens
+    ring = ring_with(1)
+    rules = Sesame::CookieRules.new(policy: Sesame::Policy.new(refresh_after: 60))
+    session_cookie = ->(lines) { lines.to_s[/^Set-Cookie: __Host-sesame-s-[^=]+=([^;]+);/, 1] }
+
+    login = rules.request(ring, "POST", nil, NOW)
+    assert_nil login.presented_token
+    assert_nil login.issued_token
+    lines = login.finish(:login, user_id: 7)
+    token = login.issued_token
+    refute_nil token
+    assert_equal token, session_cookie.call(lines)
+    assert_equal Encoding::US_ASCII, token.encoding
+    assert_nil login.presented_token, "only between begin and finish"
+    login.release
+    assert_raises(Sesame::UsageError) { login.issued_token }
+    cookie = lines.scan(/^Set-Cookie: ([^;]+);/).flatten.join("; ")
+
+    valid = rules.request(ring, "GET", cookie, NOW + 1)
+    assert_equal [N::SESSION_VALID, token, nil], [valid.state, valid.presented_token, valid.issued_token]
+    assert_nil valid.finish
+    valid.release
+
+    # Due: begin refreshed, the issued token is there before finish and is what KEEP sends.
+    due = rules.request(ring, "GET", cookie, NOW + 61)
+    assert_equal N::SESSION_REFRESHED, due.state
+    assert_equal token, due.presented_token
+    issued = due.issued_token
+    refute_nil issued
+    refute_equal token, issued
+    assert_equal issued, session_cookie.call(due.finish(:keep))
+    due.release
+
+    # KEEP_UNREFRESHED: the session is kept, the refreshed token not sent.
+    grace = rules.request(ring, "GET", cookie, NOW + 62)
+    assert_equal N::SESSION_REFRESHED, grace.state
+    refute_nil grace.issued_token
+    lines = grace.finish(:keep_unrefreshed)
+    assert_nil session_cookie.call(lines)
+    refute_match(/Set-Cookie/, lines.to_s)
+    assert_equal 7, grace.session.user_id
+    grace.release
+
+    # A rejected cookie still presented its token; nothing is issued.
+    expired = rules.request(ring, "GET", cookie, NOW + 86_401)
+    assert_equal N::SESSION_REJECTED, expired.state
+    assert_equal token, expired.presented_token
+    assert_nil expired.issued_token
+    expired.release
   end
 end

@@ -324,7 +324,8 @@ module RackRegistryCases
     @clock.advance(REFRESH + 1)
     assert_user(b)
     assert_equal kept, b.cookies
-    assert_equal 2, errors.size # check, then refresh
+    assert_equal 1, errors.size # one round trip: the refresh, before the app
+    assert_match(/registry: refresh failed, serving on the token alone \(registry_fail_open\)/, errors.first)
   end
 
   def test_a_login_the_store_cannot_register_sets_no_cookie_and_raises
@@ -355,6 +356,72 @@ class RackRegistryMemoryTest < Minitest::Test
 
   def open_registry
     Sesame::Registry.new("memory://")
+  end
+
+  # A registry that records the store calls the middleware makes.
+  class CountingRegistry < Sesame::Registry
+    attr_reader :calls
+
+    def initialize(*args, **kw)
+      super
+      @calls = []
+    end
+
+    %i[check peek refresh register logout].each do |name|
+      define_method(name) do |*args, **kw|
+        @calls << [name, *args.grep(String)]
+        super(*args, **kw)
+      end
+    end
+  end
+
+  # A due token costs one round trip before the app, registry.refresh with
+  # the token the core says was presented and the one it issued (and sends);
+  # a token not due, one check (:every_request) or none (:on_refresh).
+  def check_store_round_trips(mode)
+    counting = CountingRegistry.new("memory://")
+    b = logged_in(browser(registry: counting, registry_check: mode))
+    register = counting.calls.shift
+    assert_equal [:register, b.cookies.fetch(b.session_names.first)], register
+    presented = register.last
+    @clock.advance(5)
+    assert_user(b)
+    assert_equal(mode == :every_request ? [[:check, presented]] : [], counting.calls)
+    counting.calls.clear
+    @clock.advance(REFRESH + 1)
+    assert_user(b)
+    issued = b.cookies.fetch(b.session_names.first)
+    refute_equal presented, issued
+    assert_equal [[:refresh, presented, issued]], counting.calls
+    counting.calls.clear
+    b.post("/logout")
+    expected = [[:logout, issued]]
+    expected.unshift([:check, issued]) if mode == :every_request
+    assert_equal expected, counting.calls
+  end
+
+  def test_store_round_trips_every_request
+    check_store_round_trips(:every_request)
+  end
+
+  def test_store_round_trips_on_refresh
+    check_store_round_trips(:on_refresh)
+  end
+
+  # The registry glue reads tokens from the core (sesame_request_token): no
+  # Ruby code derives the session cookie's name or parses Set-Cookie lines
+  # for tokens (that rule lives only in the Rust core).
+  def test_no_ruby_code_derives_the_session_cookie_name
+    lib = File.expand_path("../lib", __dir__)
+    files = Dir[File.join(lib, "**", "*.rb")]
+    refute_empty files
+    files.each do |file|
+      text = File.read(file)
+      refute text.match?(/cookie-name|\bDigest\b|\bOpenSSL\b|require ["'](digest|openssl)/),
+             "#{file} derives a cookie name (a hash in Ruby)"
+      refute text.match?(/Set-Cookie: #\{/), "#{file} parses Set-Cookie lines for tokens"
+    end
+    refute_respond_to Sesame::Rack::Session.new(->(_) { [200, {}, []] }, keyring: @ring), :presented_token
   end
 
   # The README's "your sessions" page on the middleware runs as is.

@@ -98,8 +98,9 @@ module Sesame
       POOL = :__sesame_request_buffers__
       COOKIE_COPY_MAX = 65_536 # the core reads 16 KiB of a Cookie header and flags the rest
       ACTIONS = { keep: Native::ACTION_KEEP, login: Native::ACTION_LOGIN, logout: Native::ACTION_LOGOUT,
-                  reject: Native::ACTION_REJECT }.freeze
-      Buffers = Struct.new(:request, :cookie, :headers, :length, :flags)
+                  reject: Native::ACTION_REJECT, keep_unrefreshed: Native::ACTION_KEEP_UNREFRESHED }.freeze
+      NO_SUCH_TOKEN = Sesame::InvalidArgument.code # sesame_request_token: the request has no such token
+      Buffers = Struct.new(:request, :cookie, :headers, :length, :flags, :token)
 
       # The Sesame::Session (nil unless the cookie opened; after a login
       # #finish, the new session); +now+ in unix seconds; #warnings: the
@@ -113,7 +114,7 @@ module Sesame
         @b = b = Thread.current[POOL]&.pop || Buffers.new(
           ::FFI::MemoryPointer.new(Native::REQUEST_SIZE), ::FFI::MemoryPointer.new(:char, 1024),
           ::FFI::MemoryPointer.new(:char, Native::HEADERS_CAP), ::FFI::MemoryPointer.new(:size_t),
-          ::FFI::MemoryPointer.new(:uint32)
+          ::FFI::MemoryPointer.new(:uint32), ::FFI::MemoryPointer.new(:char, Native::TOKEN_MAX + 1)
         )
         @finished = false
         @warnings = 0
@@ -160,8 +161,25 @@ module Sesame
         out.get_bytes(0, @b.length.get(:size_t, 0)).force_encoding(Encoding::UTF_8)
       end
 
-      # What the app decided (+action+: :keep, :login, :logout or :reject),
-      # once per request. For :login, +user_id+, +lifetime+ (seconds; nil:
+      # The token of the session cookie this request carried (the one begin
+      # opened, refreshed or rejected), or nil: none, or after #finish. For
+      # the session registry, which fingerprints tokens; the core alone
+      # knows which cookie is the session's (it is named after the device).
+      def presented_token
+        token(Native::TOKEN_PRESENTED)
+      end
+
+      # The token the response sets, or nil: right after begin, the one it
+      # refreshed (state SESSION_REFRESHED); after a :login #finish, the new
+      # session's. Sent by #finish(:keep); #finish(:keep_unrefreshed) keeps
+      # the session without sending it.
+      def issued_token
+        token(Native::TOKEN_ISSUED)
+      end
+
+      # What the app decided (+action+: :keep, :login, :logout, :reject, or
+      # :keep_unrefreshed: keep the session but do not send the token begin
+      # refreshed, the session registry's :grace), once per request. For :login, +user_id+, +lifetime+ (seconds; nil:
       # the policy's) and +data+ make the new session (#session). Returns the
       # response's "Name: value\n" header lines, or nil for none: add every
       # Set-Cookie, append Vary to the app's, let the others replace the app's.
@@ -194,6 +212,15 @@ module Sesame
       end
 
       private
+
+      def token(which)
+        b = @b or raise UsageError, "sesame: this request was released"
+        code = Native.sesame_request_token(b.request, which, b.token, Native::TOKEN_MAX + 1, b.length)
+        return nil if code == NO_SUCH_TOKEN
+
+        Sesame.check!(code)
+        b.token.get_bytes(0, b.length.get(:size_t, 0)).force_encoding(Encoding::US_ASCII)
+      end
 
       def copy_cookie(header)
         return 0 if header.nil?

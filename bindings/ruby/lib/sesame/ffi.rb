@@ -125,6 +125,11 @@ module Sesame
                     %i[pointer pointer pointer uint32 uint64 uint64 pointer size_t uint64 pointer size_t pointer pointer],
                     :sesame_result
     attach_function :sesame_request_detection_message, %i[pointer pointer pointer size_t pointer], :sesame_result
+    # The token a request presented (SESAME_TOKEN_PRESENTED) or its response
+    # issues (SESAME_TOKEN_ISSUED), for the session registry: the core alone
+    # knows which cookie is the session's, so no binding re-derives its name.
+    attach_function :sesame_request_token, %i[pointer uint32 pointer size_t pointer], :sesame_result
+    attach_function :sesame_request_size, [], :size_t
 
     # Sizes come from the library, never from a copy of the header.
     TOKEN_MAX = sesame_token_max
@@ -177,12 +182,16 @@ module Sesame
     ACTION_LOGIN = 1
     ACTION_LOGOUT = 2
     ACTION_REJECT = 3
+    ACTION_KEEP_UNREFRESHED = 4 # keep the session, do not send the token begin refreshed (registry :grace)
+    # `sesame_request_token` (SESAME_TOKEN_*).
+    TOKEN_PRESENTED = 0 # the session cookie's token (between begin and finish)
+    TOKEN_ISSUED = 1    # the token begin refreshed, or after a login finish the new session's
     # `sesame_request_finish` flags (SESAME_FINISH_*).
     FINISH_WARN_UNPROTECTED_GET_LOGIN = 1
     FINISH_WARN_GET_LOGOUT = 2
-    # SESAME_REQUEST_INTERNAL_WORDS. The library has no size getter for
-    # sesame_request; test/native_test.rb checks this layout against the C
-    # header (sizeof/offsetof with cc) and against what begin writes.
+    # SESAME_REQUEST_INTERNAL_WORDS. The layout below is checked at load
+    # against sesame_request_size(); test/cookie_rules_test.rb also checks it
+    # against the C header (sizeof/offsetof with cc) and what begin writes.
     REQUEST_INTERNAL_WORDS = 96
     # "4096 bytes always suffice" (sesame_request_finish); "512 bytes
     # suffice" (sesame_request_detection_message).
@@ -201,6 +210,10 @@ module Sesame
     unless Request.size == 16 + Claims.size + (8 * REQUEST_INTERNAL_WORDS) && Request.offset_of(:claims) == 16
       raise LoadError, "sesame: Sesame::Native::Request is #{Request.size} bytes, claims at " \
                        "#{Request.offset_of(:claims)}; expected the sesame_request of include/sesame.h"
+    end
+    unless Request.size == sesame_request_size
+      raise LoadError, "sesame: Sesame::Native::Request layout is #{Request.size} bytes but #{library_path} says " \
+                       "#{sesame_request_size}; this binding does not match the library's header"
     end
     REQUEST_SIZE = Request.size
     REQUEST_SESSION = Request.offset_of(:session)

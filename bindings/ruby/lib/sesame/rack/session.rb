@@ -1,7 +1,6 @@
 # frozen_string_literal: true
 
 require "rack"
-require "digest"
 require_relative "../../sesame"
 
 module Sesame
@@ -43,9 +42,14 @@ module Sesame
     # default) asks the store only when the token is due for a refresh
     # (Policy#refresh_after, 15 min by default), so a revocation, "log out
     # other sessions" or an eviction reaches a browser within one refresh
-    # interval; there is no per-request peek. Logout is final in both modes:
-    # it ends the session in the store, and a copy of the logged-out token,
-    # which still opens locally, is refused at its next refresh at the latest.
+    # interval; there is no per-request peek. In both modes a request whose
+    # token was refreshed makes one round trip before the app,
+    # registry.refresh(presented, issued), whose verdict is the check. The
+    # tokens come from the core (CookieRules::Request#presented_token,
+    # #issued_token): no Ruby code names or parses the session cookie.
+    # Logout is final in both modes: it ends the session in the store, and a
+    # copy of the logged-out token, which still opens locally, is refused at
+    # its next refresh at the latest.
     #
     # The rules, in short: sessions are bound to a device cookie that only
     # non-GET responses set; the session cookie is named after the device,
@@ -152,7 +156,6 @@ module Sesame
         @registry = registry
         @registry_check = registry_check
         @registry_fail_open = registry_fail_open ? true : false
-        @token_line = /\ASet-Cookie: #{Regexp.escape(rules.session_cookie_prefix)}[A-Za-z0-9_-]{11}=([A-Za-z0-9_-]+);/
       end
 
       attr_reader :registry, :registry_check
@@ -163,42 +166,6 @@ module Sesame
 
       def policy
         @rules.policy
-      end
-
-      # The session token this request presented for +session+ (the one
-      # sesame_request_begin opened), or nil: the session cookie named after
-      # each device cookie (docs/COOKIES.md, rule 2) whose token opens, bound
-      # to that device, to +session+'s ID. :nodoc:
-      def presented_token(cookie_header, session, now)
-        return nil unless cookie_header
-
-        pairs = cookie_header.split(";").map { |pair| pair.strip.split("=", 2) }
-        pairs.each do |name, device|
-          next unless name == @rules.device_cookie_name && device&.match?(/\A[A-Za-z0-9_-]{22}\z/)
-
-          digest = Digest::SHA256.digest("sesame/v1/cookie-name#{device}")
-          wanted = @rules.session_cookie_prefix + [digest[0, 9]].pack("m0").tr("+/", "-_")[0, 11]
-          pairs.each do |n, token|
-            next unless n == wanted && token && !token.empty?
-
-            opened = begin
-              @keyring.open(token, context: device, now: now, policy: @rules.policy)
-            rescue Sesame::Error
-              next
-            end
-            return token if opened.session_id == session.session_id
-          end
-        end
-        nil
-      end
-
-      # The new session token a Set-Cookie line of +lines+ sends, and that line. :nodoc:
-      def sent_token(lines)
-        lines&.each_line do |line|
-          m = @token_line.match(line)
-          return [m[1], line] if m
-        end
-        nil
       end
 
       def call(env)
@@ -280,7 +247,7 @@ module Sesame
           @request = request
           @action = :keep
           @lines = nil
-          @token = nil # the presented token, once looked up
+          @token = nil # the presented token, once read
           @ended_in_store = false
           env[ENV_HANDLE] = self
           env[ENV_SESSION] = start
@@ -422,10 +389,7 @@ module Sesame
         def finish
           return @lines if @request.finished?
 
-          lines = finish_request(@action)
-          lines = record_refresh(lines) if @registry && @action == :keep && @session &&
-                                           @request.state == Native::SESSION_REFRESHED
-          lines
+          finish_request(@action)
         rescue Sesame::Error => e
           raise if @action == :logout # a logout that did not happen is not a success
 
@@ -443,7 +407,9 @@ module Sesame
             @session = session
             if revoked?
               reject("Sesame::Revoked (by the application)")
-            elsif @registry && (@mw.registry_check == :every_request || request.state == Native::SESSION_REFRESHED)
+            elsif @registry && request.state == Native::SESSION_REFRESHED
+              record_refresh
+            elsif @registry && @mw.registry_check == :every_request
               judge
             end
           elsif (error = request.rejection)
@@ -453,20 +419,22 @@ module Sesame
           @session
         end
 
-        # The presented token, looked up once. nil only if the cookie the
-        # rules opened cannot be found again (not expected).
+        # The token the session cookie carried (from the core), read once:
+        # valid until finish, so a login reads it first.
         def token
-          @token ||= @mw.presented_token(@env["HTTP_COOKIE"], @session, now)
+          @token ||= @request.presented_token
         end
 
-        # Asks the registry about the presented token before the app runs:
-        # every request (:every_request), or a request whose token is due for
-        # a refresh (:on_refresh; the refresh itself is recorded after the app,
-        # when finish has made the new token).
+        def presented!
+          token or raise Sesame::InternalError.new("sesame: the core gave no presented token for an opened session",
+                                                   code: nil)
+        end
+
+        # :every_request, a session not due for a refresh: asks the registry
+        # about the presented token before the app runs.
         def judge
           verdict = begin
-            @registry.check(@session, token || raise(Sesame::InternalError.new("the session cookie was not found " \
-                                                                                "again", code: nil)), now: now)
+            @registry.check(@session, presented!, now: now)
           rescue Sesame::Error => e
             return store_error(e, "check")
           end
@@ -474,6 +442,36 @@ module Sesame
 
           @mw.theft(@session, "check") if verdict == :theft_detected
           reject("the registry answered #{verdict}")
+        end
+
+        # A session begin refreshed (either mode): registry.refresh(presented,
+        # issued) before the app, one store round trip that is also the
+        # check. :live: finish sends the new token (KEEP); :grace (another
+        # request of the browser refreshed first, and the browser has or is
+        # getting that token): served, the new token is not sent
+        # (KEEP_UNREFRESHED); revoked, unknown or stolen: refused (REJECT).
+        # A store error refuses the session, or with registry_fail_open
+        # serves it without sending the unrecorded token (it would look
+        # stolen later).
+        def record_refresh
+          verdict = begin
+            issued = @request.issued_token or
+              raise Sesame::InternalError.new("sesame: the core gave no issued token for a refreshed session", code: nil)
+            @registry.refresh(@session, presented!, issued, now: now)
+          rescue Sesame::Error => e
+            store_error(e, "refresh")
+            @action = :keep_unrefreshed if @session
+            return
+          end
+          case verdict
+          when :live then nil
+          when :grace
+            @mw.log(:info, "registry: refresh answered grace, the new token is not sent")
+            @action = :keep_unrefreshed
+          else
+            @mw.theft(@session, "check") if verdict == :theft_detected
+            reject("the registry answered #{verdict}")
+          end
         end
 
         def store_error(error, what)
@@ -487,35 +485,9 @@ module Sesame
           end
         end
 
-        # After finish made a refreshed token: registry.refresh(old, new).
-        # :live sends it; on anything else the Set-Cookie of the new token is
-        # dropped (the browser keeps the old one, still the registry's
-        # current or grace token): :grace (another request refreshed first),
-        # a store error (an unrecorded token would look stolen later), and a
-        # denial (revoked between check and refresh: the old token is refused
-        # on the next request). The response was served already.
-        def record_refresh(lines)
-          new_token, line = @mw.sent_token(lines)
-          return lines unless new_token
-
-          verdict = begin
-            old = token or raise Sesame::InternalError.new("the session cookie was not found again", code: nil)
-            @registry.refresh(@session, old, new_token, now: now)
-          rescue Sesame::Error => e
-            @mw.log(:error, "registry: refresh failed, the new token is not sent: #{e.class.name} (#{e.message})")
-            :error
-          end
-          return lines if verdict == :live
-
-          @mw.theft(@session, "refresh") if verdict == :theft_detected
-          @mw.log(:info, "registry: refresh answered #{verdict}, the new token is not sent") unless verdict == :error
-          rest = lines.sub(line, "")
-          rest.empty? ? nil : rest
-        end
-
         def register(kind)
-          new_token, = @mw.sent_token(@lines)
-          raise Sesame::InternalError.new("sesame: the login set no session cookie", code: nil) unless new_token
+          new_token = @request.issued_token
+          raise Sesame::InternalError.new("sesame: the login issued no session token", code: nil) unless new_token
 
           evicted = @registry.register(@session, new_token, device: @env["HTTP_USER_AGENT"], ip: @env["REMOTE_ADDR"],
                                                             kind: kind, now: now)
