@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use sesame::format::{decode_text, Header, BINARY_MAX};
+use sesame::format::{decode_token, BINARY_MAX};
 use sesame::keyset::{encode_key, KeyStatus, KEYSET_TEXT_MAX};
 use sesame::rand_core::RngCore;
 use sesame::{unix_now, ForkSafeRng, KeyRing, Keyset, Policy, KEY_BYTES, TOKEN_MAX};
@@ -430,8 +430,8 @@ fn inspect(rest: &[&str], out: &mut dyn Write) -> Outcome {
         token => token.to_string(),
     };
     let mut binary = [0u8; BINARY_MAX];
-    let (header, binary_len) = decode_text(token.as_bytes(), &mut binary)
-        .and_then(|binary| Ok((Header::parse(binary)?, binary.len())))
+    let (header, binary_len) = decode_token(token.as_bytes(), &mut binary)
+        .map(|(header, binary)| (header, binary.len()))
         .or_else(|e| input(format!("token: {e}")))?;
     let mut report = format!(
         "version: {}\nkey_id: {}\nlength: {binary_len} bytes ({} characters)\n",

@@ -12,6 +12,7 @@ use crate::registry::{
     Entry, Fingerprint, Limits, Login, Registry, RegistryConfig, RegistryError, RegistryStore,
     SessionKind, Verdict, DEVICE_MAX, IP_MAX,
 };
+use crate::SessionId;
 
 /// Verdicts (`*verdict_out`): the token is the session's current one.
 pub const SESAME_VERDICT_LIVE: u32 = 0;
@@ -203,6 +204,40 @@ unsafe fn label_in<'a>(text: *const c_char, len: usize) -> Result<&'a str, sesam
     core::str::from_utf8(bytes).map_err(|_| SESAME_INVALID_ARGUMENT)
 }
 
+/// The body of a call that judges one token of a session: checks the
+/// outputs, reads the session ID and fingerprints the token, runs `judge`
+/// on the registry, and writes the verdict.
+///
+/// # Safety
+/// As for `sesame_registry_register`.
+unsafe fn judge_token(
+    registry: *const sesame_registry,
+    session_id: *const u8,
+    token: *const c_char,
+    token_len: usize,
+    verdict_out: *mut u32,
+    judge: impl FnOnce(
+        &mut Registry<std::boxed::Box<dyn RegistryStore + Send>>,
+        &SessionId,
+        &Fingerprint,
+    ) -> Result<Verdict, RegistryError>,
+) -> Result<(), sesame_result> {
+    if verdict_out.is_null() {
+        return Err(SESAME_NULL_ARGUMENT);
+    }
+    // SAFETY: per the caller's contract.
+    let (session_id, fingerprint) = unsafe {
+        (
+            session_id_in(session_id)?,
+            fingerprint_in(token, token_len)?,
+        )
+    };
+    // SAFETY: per the caller's contract.
+    let verdict = unsafe { with_registry(registry, |r| judge(r, &session_id, &fingerprint)) }?;
+    // SAFETY: NULL-checked above.
+    unsafe { write_out(verdict_out, verdict_code(verdict)) }
+}
+
 /// Writes the default settings: browser sessions idle 24 h / absolute 14
 /// days (sesame's default policy), remember-me 30 / 30 days, 10 sessions per
 /// user, 30 s grace, last-seen written at most once a minute, ended sessions
@@ -358,25 +393,16 @@ pub unsafe extern "C" fn sesame_registry_check(
     now: u64,
     verdict_out: *mut u32,
 ) -> sesame_result {
-    guard(|| {
-        if verdict_out.is_null() {
-            return Err(SESAME_NULL_ARGUMENT);
-        }
-        // SAFETY: per this function's contract.
-        let (session_id, fingerprint) = unsafe {
-            (
-                session_id_in(session_id)?,
-                fingerprint_in(token, token_len)?,
-            )
-        };
-        // SAFETY: per this function's contract.
-        let verdict = unsafe {
-            with_registry(registry, |r| {
-                r.check(user_id, &session_id, &fingerprint, now)
-            })
-        }?;
-        // SAFETY: NULL-checked above.
-        unsafe { write_out(verdict_out, verdict_code(verdict)) }
+    // SAFETY: per this function's contract.
+    guard(|| unsafe {
+        judge_token(
+            registry,
+            session_id,
+            token,
+            token_len,
+            verdict_out,
+            |r, sid, fp| r.check(user_id, sid, fp, now),
+        )
     })
 }
 
@@ -583,25 +609,16 @@ pub unsafe extern "C" fn sesame_registry_logout(
     now: u64,
     verdict_out: *mut u32,
 ) -> sesame_result {
-    guard(|| {
-        if verdict_out.is_null() {
-            return Err(SESAME_NULL_ARGUMENT);
-        }
-        // SAFETY: per this function's contract.
-        let (session_id, fingerprint) = unsafe {
-            (
-                session_id_in(session_id)?,
-                fingerprint_in(token, token_len)?,
-            )
-        };
-        // SAFETY: per this function's contract.
-        let verdict = unsafe {
-            with_registry(registry, |r| {
-                r.logout(user_id, &session_id, &fingerprint, now)
-            })
-        }?;
-        // SAFETY: NULL-checked above.
-        unsafe { write_out(verdict_out, verdict_code(verdict)) }
+    // SAFETY: per this function's contract.
+    guard(|| unsafe {
+        judge_token(
+            registry,
+            session_id,
+            token,
+            token_len,
+            verdict_out,
+            |r, sid, fp| r.logout(user_id, sid, fp, now),
+        )
     })
 }
 
