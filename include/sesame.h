@@ -534,6 +534,18 @@ sesame_result sesame_request_token(const struct sesame_request *request,
 // checks its layout against this once, at load.
 size_t sesame_request_size(void);
 
+// Points `*device_name_out` and `*session_prefix_out` at the rules' cookie
+// names (not NUL-terminated; valid while the rules live) and writes their
+// lengths, so no binding keeps its own copy of the defaults.
+//
+// # Safety
+// `rules` is NULL or live; every output is NULL or valid for a write.
+sesame_result sesame_cookie_rules_names(const struct sesame_cookie_rules *rules,
+                                        const char **device_name_out,
+                                        size_t *device_name_len_out,
+                                        const char **session_prefix_out,
+                                        size_t *session_prefix_len_out);
+
 #if defined(SESAME_STD)
 // Creates an empty ring on the heap and writes it to `*ring_out`. Any mix
 // of threads may use it, key changes included. Release it with

@@ -366,6 +366,25 @@ fn cookie_rules_through_the_c_abi() {
             sesame_cookie_rules_new(&p, ptr::null(), 0, ptr::null(), 0, &mut rules),
             SESAME_OK
         );
+        let (mut device, mut device_len, mut prefix, mut prefix_len) =
+            (ptr::null(), 0, ptr::null(), 0);
+        assert_eq!(
+            sesame_cookie_rules_names(
+                rules,
+                &mut device,
+                &mut device_len,
+                &mut prefix,
+                &mut prefix_len
+            ),
+            SESAME_OK
+        );
+        let text = |p: *const core::ffi::c_char, len| {
+            std::str::from_utf8(std::slice::from_raw_parts(p.cast::<u8>(), len)).unwrap()
+        };
+        assert_eq!(
+            (text(device, device_len), text(prefix, prefix_len)),
+            ("__Host-sesame-device", "__Host-sesame-s-")
+        );
         let mut refused = ptr::null_mut();
         let name = "session";
         let rc = sesame_cookie_rules_new(

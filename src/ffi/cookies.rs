@@ -624,3 +624,39 @@ pub unsafe extern "C" fn sesame_request_token(
 pub extern "C" fn sesame_request_size() -> usize {
     core::mem::size_of::<sesame_request>()
 }
+
+/// Points `*device_name_out` and `*session_prefix_out` at the rules' cookie
+/// names (not NUL-terminated; valid while the rules live) and writes their
+/// lengths, so no binding keeps its own copy of the defaults.
+///
+/// # Safety
+/// `rules` is NULL or live; every output is NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn sesame_cookie_rules_names(
+    rules: *const sesame_cookie_rules,
+    device_name_out: *mut *const c_char,
+    device_name_len_out: *mut usize,
+    session_prefix_out: *mut *const c_char,
+    session_prefix_len_out: *mut usize,
+) -> sesame_result {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let rules = unsafe { rules.as_ref() }.ok_or(SESAME_NULL_ARGUMENT)?;
+        if device_name_out.is_null()
+            || device_name_len_out.is_null()
+            || session_prefix_out.is_null()
+            || session_prefix_len_out.is_null()
+        {
+            return Err(SESAME_NULL_ARGUMENT);
+        }
+        let (device, prefix) = (rules.rules.device_cookie(), rules.rules.session_prefix());
+        // SAFETY: all four are non-NULL and valid for writes (contract).
+        unsafe {
+            device_name_out.write(device.as_ptr().cast());
+            device_name_len_out.write(device.len());
+            session_prefix_out.write(prefix.as_ptr().cast());
+            session_prefix_len_out.write(prefix.len());
+        }
+        Ok(())
+    })
+}

@@ -56,6 +56,7 @@ FUNCTIONS = [
     "sesame_cookie_rules_new",
     "sesame_cookie_rules_free",
     "sesame_cookie_rules_detections",
+    "sesame_cookie_rules_names",
     "sesame_request_begin",
     "sesame_request_finish",
     "sesame_request_detection_message",
@@ -428,3 +429,10 @@ def test_a_request_gives_its_presented_and_issued_tokens(ring: sesame.Keyring) -
     (presented, issued), _, lines = run(header(), "GET", _native.ACTION_KEEP, NOW + 1)
     assert (presented, issued, lines) == (login_token, None, "")
     rules.close()
+
+
+def test_cookie_rules_report_the_names_the_core_uses() -> None:
+    default = sesame.CookieRules()
+    assert (default.device_name, default.session_prefix) == ("__Host-sesame-device", "__Host-sesame-s-")
+    custom = sesame.CookieRules(device_name="__Host-app-device", session_prefix="__Host-app-s-")
+    assert (custom.device_name, custom.session_prefix) == ("__Host-app-device", "__Host-app-s-")

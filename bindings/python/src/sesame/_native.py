@@ -337,6 +337,11 @@ _declare("sesame_cookie_rules_new", _R, [c_void_p, c_char_p, c_size_t, c_char_p,
 _declare("sesame_cookie_rules_free", None, [c_void_p])
 _declare("sesame_cookie_rules_detections", _R, [c_void_p, POINTER(c_uint64)])
 _declare(
+    "sesame_cookie_rules_names",
+    _R,
+    [c_void_p, POINTER(c_void_p), POINTER(c_size_t), POINTER(c_void_p), POINTER(c_size_t)],
+)
+_declare(
     "sesame_request_begin",
     _R,
     [c_void_p, c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_uint64, POINTER(RequestStruct)],

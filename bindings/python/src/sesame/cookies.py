@@ -15,15 +15,9 @@ from . import _native
 from ._errors import raise_for
 from .policy import Policy
 
-__all__ = ["CookieRules", "DEFAULT_DEVICE_NAME", "DEFAULT_SESSION_PREFIX"]
+__all__ = ["CookieRules"]
 
 _lib = _native.lib
-
-#: The core's default device cookie name.
-DEFAULT_DEVICE_NAME = "__Host-sesame-device"
-#: The core's default session cookie prefix; the full name ends in 11
-#: characters derived from the browser's device ID.
-DEFAULT_SESSION_PREFIX = "__Host-sesame-s-"
 
 
 class _Rules(ctypes.c_void_p):
@@ -96,8 +90,16 @@ class CookieRules:
             raise_for(rc)
         self._rules = rules
         self.policy = policy
-        self.device_name = DEFAULT_DEVICE_NAME if device_name is None else device_name
-        self.session_prefix = DEFAULT_SESSION_PREFIX if session_prefix is None else session_prefix
+        # The names the core settled on (its defaults where none were given).
+        device_at, prefix_at = ctypes.c_void_p(), ctypes.c_void_p()
+        device_len, prefix_len = ctypes.c_size_t(), ctypes.c_size_t()
+        rc = _lib.sesame_cookie_rules_names(
+            rules, ctypes.byref(device_at), ctypes.byref(device_len), ctypes.byref(prefix_at), ctypes.byref(prefix_len)
+        )
+        if rc:
+            raise_for(rc)
+        self.device_name: str = ctypes.string_at(device_at.value or 0, device_len.value).decode()
+        self.session_prefix: str = ctypes.string_at(prefix_at.value or 0, prefix_len.value).decode()
 
     @property
     def detections(self) -> int:

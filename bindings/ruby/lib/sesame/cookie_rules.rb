@@ -14,16 +14,12 @@ module Sesame
   # Sesame::Rack::Session makes one (or takes one as rules:); it is freed by
   # sesame_cookie_rules_free when it is garbage-collected.
   class CookieRules
-    # The names the core uses when none are given.
-    DEFAULT_DEVICE_COOKIE = "__Host-sesame-device"
-    DEFAULT_SESSION_PREFIX = "__Host-sesame-s-"
-
     attr_reader :policy, :device_cookie_name, :session_cookie_prefix
 
     # policy::                the Sesame::Policy sessions are opened under (and
     #                         whose idle timeout bounds the session cookie's Max-Age)
-    # device_cookie_name::    nil for "__Host-sesame-device"
-    # session_cookie_prefix:: nil for "__Host-sesame-s-" (the session cookie's
+    # device_cookie_name::    nil for the core's default, "__Host-sesame-device"
+    # session_cookie_prefix:: nil for the core's default, "__Host-sesame-s-" (the session cookie's
     #                         name is this plus 11 characters derived from the device ID)
     #
     # A name that is not an RFC 6265 token, is too long, collides with a
@@ -40,8 +36,7 @@ module Sesame
                                                    prefix, prefix ? prefix.bytesize : 0, out))
       @rules = ::FFI::AutoPointer.new(out.read_pointer, Native.method(:sesame_cookie_rules_free))
       @policy = policy
-      @device_cookie_name = device || DEFAULT_DEVICE_COOKIE
-      @session_cookie_prefix = prefix || DEFAULT_SESSION_PREFIX
+      @device_cookie_name, @session_cookie_prefix = names_in_use
       freeze
     end
 
@@ -49,6 +44,16 @@ module Sesame
     def initialize_copy(_other)
       raise TypeError, "Sesame::CookieRules cannot be copied; share the same instance"
     end
+
+    # The names the core settled on (its defaults where none were given).
+    def names_in_use
+      pointers = Array.new(4) { ::FFI::MemoryPointer.new(:size_t) }
+      Sesame.check!(Native.sesame_cookie_rules_names(@rules, *pointers))
+      device, device_len, prefix, prefix_len = pointers.map { |p| p.read(:size_t) }
+      [::FFI::Pointer.new(device).read_bytes(device_len).force_encoding(Encoding::UTF_8).freeze,
+       ::FFI::Pointer.new(prefix).read_bytes(prefix_len).force_encoding(Encoding::UTF_8).freeze]
+    end
+    private :names_in_use
 
     # How many requests so far carried other browsers' session cookies
     # (every one, not only those logged): alert on a sustained rate.

@@ -119,6 +119,7 @@ module Sesame
     attach_function :sesame_cookie_rules_new, %i[pointer pointer size_t pointer size_t pointer], :sesame_result
     attach_function :sesame_cookie_rules_free, [:pointer], :void
     attach_function :sesame_cookie_rules_detections, %i[pointer pointer], :sesame_result
+    attach_function :sesame_cookie_rules_names, %i[pointer pointer pointer pointer pointer], :sesame_result
     attach_function :sesame_request_begin, %i[pointer pointer pointer size_t pointer size_t uint64 pointer],
                     :sesame_result
     attach_function :sesame_request_finish,
