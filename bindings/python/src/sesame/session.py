@@ -221,8 +221,8 @@ def session_from_claims(buffers: Buffers) -> Session:
 
 
 def session_from_buffer(buffer: Any, offset: int) -> Session:
-    """A Session from the sesame_claims at ``offset`` of any buffer (a
-    memoryview, or a ctypes structure that holds one)."""
+    """A Session from the sesame_claims at ``offset`` of any buffer (an
+    ``ffi.buffer`` of a struct that holds one)."""
     user_id, session_id, issued, refreshed, lifetime, data_len = _unpack_head(buffer, offset)
     session = _new(Session)
     fields = session.__dict__  # a frozen dataclass blocks setattr, not its dict
@@ -233,7 +233,7 @@ def session_from_buffer(buffer: Any, offset: int) -> Session:
     fields["lifetime"] = None if lifetime == NO_LIMIT else lifetime
     if data_len:
         start = offset + CLAIMS_DATA_OFFSET
-        fields["data"] = bytes(memoryview(buffer).cast("B")[start : start + data_len])
+        fields["data"] = bytes(buffer[start : start + data_len])
     else:
         fields["data"] = b""
     return session

@@ -52,15 +52,14 @@ the new one (``SESAME_ACTION_KEEP_UNREFRESHED``), anything else refuses it.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import threading
 import time
-from ctypes import byref, c_size_t, c_uint32, c_uint64
 from typing import Any, Callable, Iterable, List, Literal, Optional, Tuple
 
 from . import _native
 from ._errors import RESULT_NAMES, InvalidArgument, raise_for
+from ._native import NULL, ffi
 from .cookies import CookieRules
 from .keyring import Bytes, Keyring
 from .policy import Policy
@@ -86,34 +85,23 @@ RegistryCheck = Literal["on_refresh", "every_request"]
 
 log = logging.getLogger("sesame")
 
-_begin = _native.fast_request_begin
-_finish = _native.fast_request_finish
+_begin = _native.lib.sesame_request_begin
+_finish = _native.lib.sesame_request_finish
 _head = _native.REQUEST_HEAD.unpack_from
 _CLAIMS = _native.REQUEST_CLAIMS_OFFSET
-_Request = _native.RequestStruct
 _VALID = _native.SESSION_VALID
 _REFRESHED = _native.SESSION_REFRESHED
 _REJECTED = _native.SESSION_REJECTED
 _LOG_DETECTION = _native.REQUEST_LOG_DETECTION
-# Arguments of the unprototyped begin/finish calls (see _native, "The hot
-# path"). ``T.from_param(v)`` is a ready-made C argument of type T, which
-# ctypes copies as it is: cheaper per call than a ``T(v)`` instance, and
-# immutable, so shared by all threads.
-_arg_u32 = c_uint32.from_param
-_arg_u64 = c_uint64.from_param
-_arg_size = c_size_t.from_param
-_KEEP = _arg_u32(_native.ACTION_KEEP)
-_LOGIN = _arg_u32(_native.ACTION_LOGIN)
-_LOGOUT = _arg_u32(_native.ACTION_LOGOUT)
-_REJECT = _arg_u32(_native.ACTION_REJECT)
-_KEEP_UNREFRESHED = _arg_u32(_native.ACTION_KEEP_UNREFRESHED)
+_KEEP = _native.ACTION_KEEP
+_LOGIN = _native.ACTION_LOGIN
+_LOGOUT = _native.ACTION_LOGOUT
+_REJECT = _native.ACTION_REJECT
+_KEEP_UNREFRESHED = _native.ACTION_KEEP_UNREFRESHED
 _PRESENTED = _native.TOKEN_PRESENTED
 _ISSUED = _native.TOKEN_ISSUED
-_ZERO_U64 = _arg_u64(0)
-_NO_LIMIT = _arg_u64(_native.NO_LIMIT)
-_ZERO = _arg_size(0)
-_HEADERS_CAP = _arg_size(_native.HEADERS_CAP)
-Arg = Any  # a C argument from T.from_param
+_NO_LIMIT = _native.NO_LIMIT
+_HEADERS_CAP = _native.HEADERS_CAP
 _U64_MAX = _native.U64_MAX
 
 _WARNINGS = {
@@ -131,22 +119,21 @@ _WARNINGS = {
 _warned: set[int] = set()
 _warned_lock = threading.Lock()
 
-# Method name -> (bytes, length) for the library; client-controlled, so bounded.
-_methods: dict[str, tuple[bytes, Arg]] = {}
+# Method name -> bytes for the library; client-controlled, so bounded.
+_methods: dict[str, bytes] = {}
 
 
-def _method(name: str) -> tuple[bytes, Arg]:
+def _method(name: str) -> bytes:
     raw = name.encode("latin-1", "replace")
-    pair = (raw, _arg_size(len(raw)))
     if len(_methods) < 64:
-        _methods[name] = pair
-    return pair
+        _methods[name] = raw
+    return raw
 
 
 _local = threading.local()
-#: A request's native memory: (sesame_request, finish's header buffer, its
-#: length, its flags, and a byref of each).
-_Slot = Tuple[_native.RequestStruct, Any, c_size_t, c_uint32, Any, Any, Any, Any]
+#: A request's native memory: (sesame_request, a buffer over it, finish's
+#: header buffer, its length, its flags).
+_Slot = Tuple[Any, Any, Any, Any, Any]
 
 
 def _requests() -> list[_Slot]:
@@ -161,21 +148,8 @@ def _requests() -> list[_Slot]:
 
 
 def _new_slot() -> _Slot:
-    request = _Request()
-    headers, length, flags = ctypes.create_string_buffer(_native.HEADERS_CAP), c_size_t(), c_uint32()
-    return (request, headers, length, flags, byref(request), byref(headers), byref(length), byref(flags))
-
-
-# C size arguments for the Cookie header's length, made once per length
-# (client-controlled, so bounded).
-_sizes: dict[int, Arg] = {}
-
-
-def _size(n: int) -> Arg:
-    arg = _arg_size(n)
-    if n <= 8192:
-        _sizes[n] = arg
-    return arg
+    request = ffi.new("sesame_request *")
+    return (request, ffi.buffer(request), ffi.new("char[]", _HEADERS_CAP), ffi.new("size_t *"), ffi.new("uint32_t *"))
 
 
 def _warn_once(flags: int) -> None:
@@ -226,19 +200,19 @@ def merge_headers(headers: Headers, lines: Headers) -> Headers:
 _token_of = _native.lib.sesame_request_token
 
 
-def _request_token(request: Arg, which: int) -> str | None:
+def _request_token(request: Any, which: int) -> str | None:
     """One of a request's tokens, from the core (``sesame_request_token``;
-    ``request`` is a byref of its sesame_request): ``_PRESENTED``, the
+    ``request`` is its ``sesame_request *``): ``_PRESENTED``, the
     token of the request's own session cookie (between begin and finish),
     or ``_ISSUED``, the one begin refreshed or, after finish, a login's.
     None if the request has no such token."""
     buffers = _native.buffers()
-    rc = _token_of(request, which, buffers.token, _native.TOKEN_CAP, buffers.token_len_ref)
+    rc = _token_of(request, which, buffers.token, _native.TOKEN_CAP, buffers.token_len)
     if rc:
         if rc == InvalidArgument.code:
             return None
         raise_for(rc)
-    return ctypes.string_at(buffers.token, buffers.token_len.value).decode("ascii")
+    return bytes(buffers.token_bytes[0 : buffers.token_len[0]]).decode("ascii")
 
 
 class SessionHandle:
@@ -251,7 +225,7 @@ class SessionHandle:
     # saves a dozen attribute stores per request.
     _lines: Headers | None = None  # finish's header lines, once it ran
     _started = False  # the app called start_response
-    _action: Arg = _KEEP  # what finish does unless the app logs in
+    _action: int = _KEEP  # what finish does unless the app logs in
     #: Session cookies of other browsers this request carried (a detection).
     foreign_sessions = 0
     #: Whether the session cookie is re-issued on this response.
@@ -264,12 +238,8 @@ class SessionHandle:
         now = int(mw.clock())
         #: The request's time (unix seconds), as the middleware saw it.
         self.now = now
-        cached = mw._now
-        if cached[0] != now:
-            cached = mw._now = (now, _arg_u64(now))
-        self._now = cached[1]
         method = environ.get("REQUEST_METHOD") or "GET"
-        raw_method, method_len = _methods.get(method) or _method(method)
+        raw_method = _methods.get(method) or _method(method)
         cookie = environ.get("HTTP_COOKIE")
         # The library reads the header until finish: kept alive here.
         header = self._header = cookie.encode("latin-1", "replace") if cookie else None
@@ -279,23 +249,20 @@ class SessionHandle:
             free = self._free = _requests()
         slot = self._slot = free.pop() if free else _new_slot()
         request = slot[0]
-        ref = slot[4]
-        if header:
-            length = len(header)
-            size = _sizes.get(length) or _size(length)
-        else:
-            size = _ZERO
-        rc = _begin(mw.keyring._ring, mw.rules._rules, raw_method, method_len, header, size, cached[1], ref)
+        rc = _begin(
+            mw.keyring._ring, mw.rules._rules, raw_method, len(raw_method),
+            header or NULL, len(header) if header else 0, now, request,
+        )  # fmt: skip
         if rc:
             raise_for(rc)  # a closed keyring or rules: the app's setup, never the cookie
-        state, rejected, flags, foreign = _head(request)
+        state, rejected, flags, foreign = _head(slot[1])
         session = None
         if foreign:
             self.foreign_sessions = foreign
         if state == _REFRESHED:
             self.refreshed = True
         if state == _VALID or state == _REFRESHED:
-            session = session_from_buffer(request, _CLAIMS)
+            session = session_from_buffer(slot[1], _CLAIMS)
             if mw.revoked_before is not None:
                 session = self._check_revoked(session)
             if session is not None and mw.registry is not None:
@@ -324,7 +291,7 @@ class SessionHandle:
     def _presented_token(self) -> str:
         """The token the request's own session cookie carried, which the
         registry fingerprints (from the core: valid until finish)."""
-        token = _request_token(self._slot[4], _PRESENTED)
+        token = _request_token(self._slot[0], _PRESENTED)
         if token is None:
             raise RuntimeError("the request presented no session token")
         return token
@@ -345,7 +312,7 @@ class SessionHandle:
         try:
             presented = self._presented_token()
             if refreshed:
-                issued = _request_token(self._slot[4], _ISSUED)
+                issued = _request_token(self._slot[0], _ISSUED)
                 if issued is None:
                     raise RuntimeError("the core issued no refreshed token")
                 verdict = registry.refresh(session, presented, issued, now=self.now)
@@ -448,13 +415,13 @@ class SessionHandle:
         lifetime = mw.remember_me_lifetime if remember_me else mw.login_lifetime
         previous = self._session
         # The replaced session's token: the core gives it until finish.
-        old = _request_token(self._slot[4], _PRESENTED) if previous is not None and mw.registry is not None else None
-        lines = self._finish(_LOGIN, _arg_u64(user_id), _NO_LIMIT if lifetime is None else _arg_u64(lifetime), data)
+        old = _request_token(self._slot[0], _PRESENTED) if previous is not None and mw.registry is not None else None
+        lines = self._finish(_LOGIN, user_id, _NO_LIMIT if lifetime is None else lifetime, data)
         slot = self._slot
-        session = session_from_buffer(slot[0], _CLAIMS)
+        session = session_from_buffer(slot[1], _CLAIMS)
         try:
             if mw.registry is not None:
-                self._register(session, lines, previous, old, _request_token(slot[4], _ISSUED), remember_me)
+                self._register(session, lines, previous, old, _request_token(slot[0], _ISSUED), remember_me)
         finally:
             self._free.append(slot)
         self._set(session)
@@ -572,7 +539,7 @@ class SessionHandle:
             self.logout()
         return self.now
 
-    def _decide(self, action: Arg) -> None:
+    def _decide(self, action: int) -> None:
         """The action finish will take (a login finishes at once instead)."""
         if self._started:
             raise RuntimeError("sesame: logout()/reject() after start_response(); decide before responding")
@@ -584,9 +551,7 @@ class SessionHandle:
         self._session = session
         self._environ["sesame.session"] = session
 
-    def _finish(
-        self, action: Arg, user: Arg = _ZERO_U64, lifetime: Arg = _NO_LIMIT, data: bytes | None = None
-    ) -> Headers:
+    def _finish(self, action: int, user: int = 0, lifetime: int = _NO_LIMIT, data: bytes | None = None) -> Headers:
         """sesame_request_finish, once per request: the header lines."""
         if self._started:
             raise RuntimeError("sesame: login() after start_response(); decide before responding")
@@ -594,17 +559,16 @@ class SessionHandle:
             raise RuntimeError("sesame: this request already logged in; one login() per request")
         mw = self._mw
         slot = self._slot
-        _, headers, length, flags, ref, headers_ref, length_ref, flags_ref = slot
-        data_len = _arg_size(len(data)) if data else _ZERO
-        rc = _finish(mw.keyring._ring, mw.rules._rules, ref, action, user, lifetime, data, data_len, self._now,
-                     headers_ref, _HEADERS_CAP, length_ref, flags_ref)  # fmt: skip
+        request, _, headers, length, flags = slot
+        rc = _finish(mw.keyring._ring, mw.rules._rules, request, action, user, lifetime, data or NULL,
+                     len(data) if data else 0, self.now, headers, _HEADERS_CAP, length, flags)  # fmt: skip
         if rc:
             raise_for(rc)
-        size = length.value
-        lines = self._lines = _parse_lines(ctypes.string_at(headers, size)) if size else []
-        if flags.value:
-            _warn_once(flags.value)
-        if action is not _LOGIN:  # (login reads the new claims from it first)
+        size = length[0]
+        lines = self._lines = _parse_lines(ffi.unpack(headers, size)) if size else []
+        if flags[0]:
+            _warn_once(flags[0])
+        if action != _LOGIN:  # (login reads the new claims from it first)
             self._free.append(slot)
         return lines
 
@@ -719,7 +683,6 @@ class SessionMiddleware:
         self.remember_me_lifetime = remember_me_lifetime
         self.on_detection = on_detection
         self.clock = clock
-        self._now: tuple[int, Arg] = (-1, _ZERO_U64)
 
     @property
     def detections(self) -> int:
@@ -749,13 +712,13 @@ class SessionMiddleware:
         """A request with other browsers' session cookies: evidence of a
         shared cache replaying responses. Reported, never acted on."""
         if flags & _LOG_DETECTION:
-            message = ctypes.create_string_buffer(_native.DETECTION_MESSAGE_CAP)
-            length = c_size_t()
+            message = ffi.new("char[]", _native.DETECTION_MESSAGE_CAP)
+            length = ffi.new("size_t *")
             rc = _native.lib.sesame_request_detection_message(
-                self.rules._rules, handle._slot[4], message, len(message), byref(length)
+                self.rules._rules, handle._slot[0], message, _native.DETECTION_MESSAGE_CAP, length
             )
             if rc == 0:
-                log.warning("%s", message.value.decode("utf-8", "replace"))
+                log.warning("%s", ffi.unpack(message, length[0]).decode("utf-8", "replace"))
             else:
                 log.warning("sesame: a request carried %d session cookie(s) of other browsers", foreign)
         callback = self.on_detection
