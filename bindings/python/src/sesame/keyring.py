@@ -48,7 +48,7 @@ from . import _native
 from ._errors import InvalidKeyset, KeyringClosed, NoPrimaryKey, NullArgument, raise_for
 from ._native import NO_LIMIT, RING_CAPACITY, TOKEN_CAP, TOKEN_MAX, U32_MAX, U64_MAX, Buffers, ffi
 from .policy import Policy
-from .session import Session, Timestamp, session_from_claims, to_unix, unix_now
+from .session import Opened, Session, Timestamp, session_from_claims, to_unix, unix_now
 
 __all__ = ["Keyring", "Bytes", "token_key_id", "keyset_problem"]
 
@@ -416,15 +416,15 @@ class Keyring:
         # session_from_claims(b), inlined: the hot path's last step.
         claims = b.claims_bytes
         user_id, session_id, issued, refreshed, lifetime, data_len = _unpack_head(claims)
-        session = _new(Session)
-        fields = session.__dict__
-        fields["user_id"] = user_id
-        fields["session_id"] = session_id
-        fields["_issued_unix"] = issued
-        fields["_refreshed_unix"] = refreshed
-        fields["lifetime"] = None if lifetime == NO_LIMIT else lifetime
-        fields["data"] = claims[_DATA : _DATA + data_len] if data_len else b""
-        return session
+        session: Any = _new(Opened)
+        session.user_id = user_id
+        session.session_id = session_id
+        session._issued_unix = issued
+        session._refreshed_unix = refreshed
+        session.lifetime = None if lifetime == NO_LIMIT else lifetime
+        session.data = claims[_DATA : _DATA + data_len] if data_len else b""
+        session.__class__ = Session
+        return session  # type: ignore[no-any-return]
 
     def refresh(
         self,
