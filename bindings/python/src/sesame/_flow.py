@@ -207,7 +207,7 @@ class RequestFlow:
         mw: Settings,
         request: Request,
         method: str,
-        cookie: str | None,
+        cookie: str | bytes | None,
         user_agent: str | None = None,
         remote_addr: str | None = None,
     ) -> None:
@@ -215,7 +215,7 @@ class RequestFlow:
         self._request = request
         self._method = method or "GET"
         # The library reads the header until finish: kept alive here.
-        self._header = cookie.encode("latin-1", "replace") if cookie else None
+        self._header = (cookie if isinstance(cookie, bytes) else cookie.encode("latin-1", "replace")) if cookie else None
         self._user_agent = user_agent
         self._remote_addr = remote_addr
         #: The request's time (unix seconds), as the middleware saw it.
