@@ -41,7 +41,7 @@ int main(void) {
   for (int round = 0; round < ROUNDS; round++) {
     double start = now_ns();
     for (int i = 0; i < N; i++) {
-      if (sesame_seal(ring, 123456, SESAME_NO_LIMIT, NULL, 0, NULL, 0, now, token, sizeof token, &token_len) != SESAME_OK) return 1;
+      if (sesame_seal(ring, 123456, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, NULL, 0, now, token, sizeof token, &token_len) != SESAME_OK) return 1;
     }
     double seal = (now_ns() - start) / N;
     start = now_ns();

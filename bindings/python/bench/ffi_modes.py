@@ -44,13 +44,13 @@ def _cffi_ops(ffi: Any, lib: Any, now: int) -> Ops:
     assert lib.sesame_policy_default(policy) == 0
     token, length, claims, null = ffi.new("char[]", 320), ffi.new("size_t *"), ffi.new("sesame_claims *"), ffi.NULL
     seal, open_ = lib.sesame_seal, lib.sesame_open
-    assert seal(ring, USER_ID, NO_LIMIT, null, 0, null, 0, now, token, 320, length) == 0
+    assert seal(ring, USER_ID, 0, NO_LIMIT, null, 0, null, 0, now, token, 320, length) == 0
     text = ffi.unpack(token, length[0])
     size = len(text)
     assert open_(ring, text, size, null, 0, policy, now, claims) == 0 and claims.user_id == USER_ID
     return {
         "no-op": lib.sesame_token_max,
-        "seal": lambda: seal(ring, USER_ID, NO_LIMIT, null, 0, null, 0, now, token, 320, length),
+        "seal": lambda: seal(ring, USER_ID, 0, NO_LIMIT, null, 0, null, 0, now, token, 320, length),
         "open": lambda: open_(ring, text, size, null, 0, policy, now, claims),
     }
 
@@ -60,7 +60,7 @@ class _Claims(ctypes.Structure):
 
 
 def _ctypes_ops(now: int, pretyped: bool) -> Ops:
-    from ctypes import POINTER, byref, c_char, c_char_p, c_size_t, c_uint32, c_uint64, c_void_p
+    from ctypes import POINTER, byref, c_char, c_char_p, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p
 
     path = _native.library_path
     lib: Any = ctypes.PyDLL(path) if pretyped else ctypes.CDLL(path)
@@ -78,25 +78,26 @@ def _ctypes_ops(now: int, pretyped: bool) -> Ops:
     noop.argtypes = []
     if pretyped:
         user, span, zero, when, cap = c_uint64(USER_ID), c_uint64(NO_LIMIT), c_size_t(0), c_uint64(now), c_size_t(320)
+        browser = c_uint8(0)
         token_ref, length_ref, claims_ref, policy_ref = byref(token), byref(length), byref(claims), byref(policy)
-        assert seal(ring, user, span, None, zero, None, zero, when, token_ref, cap, length_ref) == 0
+        assert seal(ring, user, browser, span, None, zero, None, zero, when, token_ref, cap, length_ref) == 0
         text = token.value
         size = c_size_t(len(text))
         return {
             "no-op": noop,
-            "seal": lambda: seal(ring, user, span, None, zero, None, zero, when, token_ref, cap, length_ref),
+            "seal": lambda: seal(ring, user, browser, span, None, zero, None, zero, when, token_ref, cap, length_ref),
             "open": lambda: open_(ring, text, size, None, zero, policy_ref, when, claims_ref),
         }
-    seal.argtypes = [c_void_p, c_uint64, c_uint64, c_char_p, c_size_t, c_char_p, c_size_t, c_uint64,
+    seal.argtypes = [c_void_p, c_uint64, c_uint8, c_uint64, c_char_p, c_size_t, c_char_p, c_size_t, c_uint64,
                      POINTER(c_char), c_size_t, POINTER(c_size_t)]  # fmt: skip
     open_.argtypes = [c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_void_p, c_uint64, POINTER(_Claims)]
-    assert seal(ring, USER_ID, NO_LIMIT, None, 0, None, 0, now, token, 320, byref(length)) == 0
+    assert seal(ring, USER_ID, 0, NO_LIMIT, None, 0, None, 0, now, token, 320, byref(length)) == 0
     text = token.value
     size_ = len(text)
     length_ref, claims_ref, policy_ref = byref(length), byref(claims), ctypes.addressof(policy)
     return {
         "no-op": noop,
-        "seal": lambda: seal(ring, USER_ID, NO_LIMIT, None, 0, None, 0, now, token, 320, length_ref),
+        "seal": lambda: seal(ring, USER_ID, 0, NO_LIMIT, None, 0, None, 0, now, token, 320, length_ref),
         "open": lambda: open_(ring, text, size_, None, 0, policy_ref, now, claims_ref),
     }
 

@@ -101,6 +101,43 @@ def test_another_browsers_cookie_gives_nobody_a_session(ring: Keyring, clock: Cl
         assert app.detections >= 1
 
 
+def test_remember_me_and_the_device_csrf_secret(ring: Keyring, clock: Clock) -> None:
+    secrets: list[bytes | None] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        auth = scope["state"]["sesame_auth"]
+        secrets.append(auth.csrf_secret)
+        if scope["path"] == "/login":
+            session = await auth.login(8, remember_me=scope["query_string"] == b"remember=1")
+            assert session.remember_me == (scope["query_string"] == b"remember=1")
+        body = f"user={auth.user_id}".encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": body})
+
+    app = sesame.asgi.SessionMiddleware(inner, ring, clock=clock)
+    remembered, plain = client(app), client(app)
+    remembered.get("/")
+    login = remembered.post("/login?remember=1")
+    assert "Max-Age=2592000;" in next(iter(session_cookies(login).values()))  # the remember-me lifetime
+    plain.post("/login")
+    clock.advance(3 * 86_400)  # past the browser idle timeout (24 h)
+    assert remembered.get("/").text == "user=8"
+    assert plain.get("/").text == "user=None"
+    # The device's secret: none before its first POST, then stable for the
+    # device and different per browser.
+    assert secrets[0] is None and secrets[1] is None
+    assert len(secrets[3] or b"") == 32 and secrets[3] != secrets[4]
+    assert remembered.get("/").text == "user=8" and secrets[-1] == secrets[3]
+
+
+def test_csrf_origin_rule_is_the_cores() -> None:
+    assert sesame.csrf_origin_allowed("GET", "cross-site")
+    assert not sesame.csrf_origin_allowed("POST", "cross-site", "https://a.test", "a.test")
+    assert sesame.csrf_origin_allowed("POST", None, "https://a.test", "a.test")
+    assert not sesame.csrf_origin_allowed("POST", None, "https://evil.test", "a.test")
+    assert sesame.csrf_origin_allowed("POST", b"same-origin", None, None)
+
+
 @pytest.fixture(params=["memory", "sqlite"])
 def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
     url = "memory://?capacity=64" if request.param == "memory" else f"sqlite://{tmp_path / 'sessions.db'}"

@@ -76,6 +76,8 @@ FUNCTIONS = [
     "sesame_request_token",
     "sesame_registry_config_size",
     "sesame_registry_entry_size",
+    "sesame_request_csrf_secret",
+    "sesame_csrf_origin_allowed",
 ]
 
 
@@ -238,13 +240,13 @@ def test_null_argument_through_the_raw_layer() -> None:
         raises_code(lib.sesame_keyring_promote(NULL, 1), sesame.NullArgument)
         raises_code(lib.sesame_keyring_retire(NULL, 1), sesame.NullArgument)
         raises_code(
-            lib.sesame_seal(ptr, 1, _native.NO_LIMIT, NULL, 5, NULL, 0, NOW, buf, len(buf), size),
+            lib.sesame_seal(ptr, 1, 0, _native.NO_LIMIT, NULL, 5, NULL, 0, NOW, buf, len(buf), size),
             sesame.NullArgument,
         )
         raises_code(
-            lib.sesame_seal(ptr, 1, _native.NO_LIMIT, NULL, 0, NULL, 0, NOW, NULL, 0, size), sesame.NullArgument
+            lib.sesame_seal(ptr, 1, 0, _native.NO_LIMIT, NULL, 0, NULL, 0, NOW, NULL, 0, size), sesame.NullArgument
         )
-        assert lib.sesame_seal(ptr, 1, _native.NO_LIMIT, NULL, 0, NULL, 0, NOW, buf, len(buf), size) == 0
+        assert lib.sesame_seal(ptr, 1, 0, _native.NO_LIMIT, NULL, 0, NULL, 0, NOW, buf, len(buf), size) == 0
         token = ffi.string(buf)
         raises_code(lib.sesame_open(ptr, token, len(token), NULL, 0, NULL, NOW, claims), sesame.NullArgument)
         raises_code(lib.sesame_open(ptr, token, len(token), NULL, 0, policy, NOW, NULL), sesame.NullArgument)
@@ -273,7 +275,7 @@ def test_invalid_argument_and_buffer_too_small_through_the_raw_layer() -> None:
     small = ffi.new("char[]", 10)
     length = ffi.new("size_t *", 777)
     raises_code(
-        lib.sesame_seal(out[0], 1, _native.NO_LIMIT, NULL, 0, NULL, 0, NOW, small, len(small), length),
+        lib.sesame_seal(out[0], 1, 0, _native.NO_LIMIT, NULL, 0, NULL, 0, NOW, small, len(small), length),
         sesame.BufferTooSmall,
     )
     assert length[0] == 777 and ffi.buffer(small)[:] == bytes(10)  # nothing written on failure
@@ -385,7 +387,7 @@ def test_request_begin_and_finish_through_the_raw_abi(ring: sesame.Keyring) -> N
     assert (request.session, request.foreign_sessions) == (_native.SESSION_NONE, 0)
     out = ffi.new("char[]", _native.HEADERS_CAP)
     length, flags = ffi.new("size_t *"), ffi.new("uint32_t *")
-    args = (ring._ring, rules._rules, request, _native.ACTION_LOGIN, 7, _native.NO_LIMIT, NULL, 0, NOW,
+    args = (ring._ring, rules._rules, request, _native.ACTION_LOGIN, 7, 0, _native.NO_LIMIT, NULL, 0, NOW,
             out, len(out), length, flags)  # fmt: skip
     assert lib.sesame_request_finish(*args) == 0
     lines = ffi.unpack(out, length[0]).decode()
@@ -425,7 +427,7 @@ def test_a_request_gives_its_presented_and_issued_tokens(ring: sesame.Keyring) -
         before = (token_of(request, _native.TOKEN_PRESENTED), token_of(request, _native.TOKEN_ISSUED))
         out = ffi.new("char[]", _native.HEADERS_CAP)
         length, flags = ffi.new("size_t *"), ffi.new("uint32_t *")
-        assert lib.sesame_request_finish(ring._ring, rules._rules, request, action, 7, _native.NO_LIMIT,
+        assert lib.sesame_request_finish(ring._ring, rules._rules, request, action, 7, 0, _native.NO_LIMIT,
                                          NULL, 0, now, out, len(out), length, flags) == 0  # fmt: skip
         after = (token_of(request, _native.TOKEN_PRESENTED), token_of(request, _native.TOKEN_ISSUED))
         return before, after, ffi.unpack(out, length[0]).decode()

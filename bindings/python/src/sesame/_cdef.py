@@ -26,6 +26,7 @@ CDEF = """\
 #define SESAME_REQUEST_INTERNAL_WORDS 96
 #define SESAME_TOKEN_PRESENTED 0
 #define SESAME_TOKEN_ISSUED 1
+#define SESAME_CSRF_SECRET_BYTES 32
 #define SESAME_VERDICT_LIVE 0
 #define SESAME_VERDICT_GRACE 1
 #define SESAME_VERDICT_REVOKED 2
@@ -74,6 +75,8 @@ typedef struct sesame_policy {
   uint64_t future_leeway;
   uint64_t revoked_before;
   uint64_t refresh_after;
+  uint64_t remember_me_idle_timeout;
+  uint64_t remember_me_absolute_lifetime;
 } sesame_policy;
 typedef struct sesame_claims {
   uint64_t user_id;
@@ -81,6 +84,7 @@ typedef struct sesame_claims {
   uint64_t issued_at;
   uint64_t refreshed_at;
   uint64_t lifetime;
+  uint8_t kind;
   size_t data_len;
   uint8_t data[SESAME_DATA_MAX];
 } sesame_claims;
@@ -151,6 +155,7 @@ sesame_result sesame_request_finish(const struct sesame_keyring *ring,
                                     struct sesame_request *request,
                                     uint32_t action,
                                     uint64_t user_id,
+                                    uint8_t kind,
                                     uint64_t lifetime,
                                     const uint8_t *data,
                                     size_t data_len,
@@ -175,6 +180,19 @@ sesame_result sesame_cookie_rules_names(const struct sesame_cookie_rules *rules,
                                         size_t *device_name_len_out,
                                         const char **session_prefix_out,
                                         size_t *session_prefix_len_out);
+sesame_result sesame_request_csrf_secret(const struct sesame_request *request,
+                                         uint8_t *secret_out,
+                                         size_t secret_cap,
+                                         int *present_out);
+sesame_result sesame_csrf_origin_allowed(const char *method,
+                                         size_t method_len,
+                                         const char *sec_fetch_site,
+                                         size_t sec_fetch_site_len,
+                                         const char *origin,
+                                         size_t origin_len,
+                                         const char *host,
+                                         size_t host_len,
+                                         int *allowed_out);
 sesame_result sesame_keyring_new(struct sesame_keyring **ring_out);
 sesame_result sesame_keyring_init(void *storage,
                                   size_t storage_len,
@@ -283,6 +301,7 @@ size_t sesame_registry_entry_size(void);
 sesame_result sesame_policy_default(struct sesame_policy *policy_out);
 sesame_result sesame_seal(const struct sesame_keyring *ring,
                           uint64_t user_id,
+                          uint8_t kind,
                           uint64_t lifetime,
                           const uint8_t *data,
                           size_t data_len,

@@ -69,6 +69,11 @@ _PRESENTED = _native.TOKEN_PRESENTED
 _ISSUED = _native.TOKEN_ISSUED
 _NO_LIMIT = _native.NO_LIMIT
 _HEADERS_CAP = _native.HEADERS_CAP
+_BROWSER = _native.KINDS["browser"]
+_REMEMBER_ME = _native.KINDS["remember_me"]
+_csrf_secret = _native.lib.sesame_request_csrf_secret
+_CSRF_BYTES = _native.CSRF_SECRET_BYTES
+_UNREAD = object()
 _U64_MAX = _native.U64_MAX
 
 _WARNINGS = {
@@ -197,6 +202,7 @@ class RequestFlow:
     _START = "the response started"  # for the errors of a decision come too late
     _action: int = _KEEP  # what finish does unless the app logs in
     _session: Session | None = None
+    _csrf: object = _UNREAD  # the CSRF secret once read (see csrf_secret)
     #: Session cookies of other browsers this request carried (a detection).
     foreign_sessions = 0
     #: Whether the session cookie is re-issued on this response.
@@ -385,6 +391,27 @@ class RequestFlow:
         return self._session
 
     @property
+    def csrf_secret(self) -> bytes | None:
+        """The CSRF secret (32 bytes) of the device this request carried,
+        or None without one (judge such a request with
+        :func:`sesame.csrf_origin_allowed`). Use it as the framework's CSRF
+        secret instead of one kept in a cookie set on GET responses, which
+        a shared cache replays to other browsers. Read it before the
+        response's cookies are decided (login, logout, the response's
+        start); the value read is kept for the rest of the request."""
+        if self._csrf is not _UNREAD:
+            return self._csrf  # type: ignore[return-value]
+        if self._lines is not None or self._started:
+            raise RuntimeError("sesame: csrf_secret after this request's cookies were decided")
+        out = ffi.new("uint8_t[]", _CSRF_BYTES)
+        present = ffi.new("int *")
+        rc = _csrf_secret(self._slot[0], out, _CSRF_BYTES, present)
+        if rc:
+            raise_for(rc)
+        secret = self._csrf = bytes(ffi.buffer(out)) if present[0] else None
+        return secret
+
+    @property
     def user_id(self) -> int | None:
         return None if self._session is None else self._session.user_id
 
@@ -392,7 +419,8 @@ class RequestFlow:
         """Starts a new session for ``user_id`` with a fresh session ID (on a
         non-GET request, for a new device ID too) and sets its cookie on this
         response. ``data``: up to ``sesame.DATA_MAX`` bytes the app gets back
-        as ``session.data``. ``remember_me`` seals the token with the
+        as ``session.data``. ``remember_me`` seals a ``"remember_me"``
+        session, judged by the policy's remember-me limits and given the
         middleware's ``remember_me_lifetime`` instead of ``login_lifetime``.
         Returns the new session (also where the app reads it: the environ's
         or the scope's ``"sesame.session"``)."""
@@ -407,7 +435,8 @@ class RequestFlow:
         previous = self._session
         # The replaced session's token: the core gives it until finish.
         old = _request_token(self._slot[0], _PRESENTED) if previous is not None and mw.registry is not None else None
-        lines = self._finish(_LOGIN, user_id, _NO_LIMIT if lifetime is None else lifetime, data)
+        kind = _REMEMBER_ME if remember_me else _BROWSER
+        lines = self._finish(_LOGIN, user_id, _NO_LIMIT if lifetime is None else lifetime, data, kind)
         slot = self._slot
         session = session_from_buffer(slot[1], _CLAIMS)
         try:
@@ -514,7 +543,7 @@ class RequestFlow:
             count = mw.registry.revoke_all(session.user_id, now=self.now)
             if stay_logged_in:
                 self._session = None  # already ended in the store
-                self.login(session.user_id, session.data, remember_me=session.lifetime is not None)
+                self.login(session.user_id, session.data, remember_me=session.remember_me)
             else:
                 self._decide(_LOGOUT)
                 self._set(None)
@@ -524,7 +553,7 @@ class RequestFlow:
         self._decide(self._action)  # raises if it is too late
         mw.set_revoked_before(session.user_id, self.now)
         if stay_logged_in:
-            self.login(session.user_id, session.data, remember_me=session.lifetime is not None)
+            self.login(session.user_id, session.data, remember_me=session.remember_me)
         else:
             self.logout()
         return self.now
@@ -541,7 +570,9 @@ class RequestFlow:
         self._session = session
         self._publish(session)
 
-    def _finish(self, action: int, user: int = 0, lifetime: int = _NO_LIMIT, data: bytes | None = None) -> Headers:
+    def _finish(
+        self, action: int, user: int = 0, lifetime: int = _NO_LIMIT, data: bytes | None = None, kind: int = 0
+    ) -> Headers:
         """sesame_request_finish, once per request: the header lines."""
         if self._started:
             raise RuntimeError(f"sesame: login() after {self._START}; decide before responding")
@@ -550,7 +581,7 @@ class RequestFlow:
         mw = self._mw
         slot = self._slot
         request, _, headers, length, flags = slot
-        rc = _finish(mw.keyring._ring, mw.rules._rules, request, action, user, lifetime, data or NULL,
+        rc = _finish(mw.keyring._ring, mw.rules._rules, request, action, user, kind, lifetime, data or NULL,
                      len(data) if data else 0, self.now, headers, _HEADERS_CAP, length, flags)  # fmt: skip
         if rc:
             raise_for(rc)

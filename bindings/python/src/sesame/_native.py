@@ -86,6 +86,10 @@ __all__ = [
     "FINISH_WARN_UNPROTECTED_GET_LOGIN",
     "FINISH_WARN_GET_LOGOUT",
     "HEADERS_CAP",
+    "KINDS",
+    "KIND_NAMES",
+    "CSRF_SECRET_BYTES",
+    "CLAIMS_FIELDS",
     "DETECTION_MESSAGE_CAP",
     "Buffers",
     "buffers",
@@ -224,17 +228,20 @@ for _name, _value in (
         raise ImportError(f"sesame: {_name} is {_value} in {library_path}, not {getattr(lib, _name)} as declared")
 
 
+CLAIMS_FIELDS: Final[tuple[str, ...]] = (
+    "user_id", "session_id", "issued_at", "refreshed_at", "lifetime", "kind", "data_len",
+)  # fmt: skip
+"""The head of sesame_claims in the header's order, as CLAIMS_HEAD unpacks it."""
+
+
 def _claims_format() -> str:
     """A ``struct`` format for the fixed-size head of sesame_claims (every
     field but ``data``), with the padding taken from cffi's offsets."""
-    fields = [
-        ("user_id", "Q"),
-        ("session_id", f"{SESSION_ID_BYTES}s"),
-        ("issued_at", "Q"),
-        ("refreshed_at", "Q"),
-        ("lifetime", "Q"),
-        ("data_len", {4: "I", 8: "Q"}[ffi.sizeof("size_t")]),
-    ]
+    declared = tuple(name for name, _ in ffi.typeof("sesame_claims").fields)
+    if declared != CLAIMS_FIELDS + ("data",):
+        raise ImportError(f"sesame: sesame_claims has fields {declared}, not what this binding reads")
+    codes = {"session_id": f"{SESSION_ID_BYTES}s", "kind": "B", "data_len": {4: "I", 8: "Q"}[ffi.sizeof("size_t")]}
+    fields = [(name, codes.get(name, "Q")) for name in CLAIMS_FIELDS]
     fmt, position = "=", 0
     for name, code in fields:
         offset = ffi.offsetof("sesame_claims", name)
@@ -245,8 +252,8 @@ def _claims_format() -> str:
 
 
 CLAIMS_HEAD: Final[struct.Struct] = struct.Struct(_claims_format())
-"""Unpacks (user_id, session_id, issued_at, refreshed_at, lifetime, data_len)
-from a sesame_claims buffer in one call."""
+"""Unpacks (user_id, session_id, issued_at, refreshed_at, lifetime, kind,
+data_len) from a sesame_claims buffer in one call."""
 CLAIMS_DATA_OFFSET: Final[int] = ffi.offsetof("sesame_claims", "data")
 if CLAIMS_HEAD.size != CLAIMS_DATA_OFFSET:
     raise ImportError("sesame: unexpected sesame_claims layout")
@@ -282,6 +289,16 @@ TOKEN_ISSUED: Final[int] = lib.SESAME_TOKEN_ISSUED
 # `sesame_request_finish` flags.
 FINISH_WARN_UNPROTECTED_GET_LOGIN: Final[int] = lib.SESAME_FINISH_WARN_UNPROTECTED_GET_LOGIN
 FINISH_WARN_GET_LOGOUT: Final[int] = lib.SESAME_FINISH_WARN_GET_LOGOUT
+# Session kinds (`sesame_claims.kind`, the `kind` of seal and finish).
+KINDS: Final[dict[str, int]] = {
+    "browser": lib.SESAME_SESSION_KIND_BROWSER,
+    "remember_me": lib.SESAME_SESSION_KIND_REMEMBER_ME,
+}
+KIND_NAMES: Final[tuple[str, ...]] = tuple(sorted(KINDS, key=KINDS.__getitem__))
+"""Kind names by code."""
+if list(KINDS.values()) != list(range(len(KINDS))):
+    raise ImportError("sesame: unexpected SESAME_SESSION_KIND_* codes")
+CSRF_SECRET_BYTES: Final[int] = lib.SESAME_CSRF_SECRET_BYTES
 HEADERS_CAP: Final[int] = 4096
 """Bytes of header lines sesame_request_finish writes at most."""
 DETECTION_MESSAGE_CAP: Final[int] = 512

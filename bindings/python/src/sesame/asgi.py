@@ -145,6 +145,13 @@ class AsyncSessionHandle:
         return self._flow.refreshed
 
     @property
+    def csrf_secret(self) -> bytes | None:
+        """The device's CSRF secret (32 bytes) or None without a device
+        (then judge by :func:`sesame.csrf_origin_allowed`); see
+        ``SessionHandle.csrf_secret``. Read it before deciding."""
+        return self._flow.csrf_secret
+
+    @property
     def foreign_sessions(self) -> int:
         """Session cookies of other browsers this request carried (a detection)."""
         return self._flow.foreign_sessions

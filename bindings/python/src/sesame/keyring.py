@@ -65,6 +65,8 @@ _DEFAULT_POLICY = Policy.default()._c
 _NULL = _native.NULL
 _unpack_head = _native.CLAIMS_HEAD.unpack_from
 _DATA = _native.CLAIMS_DATA_OFFSET
+_KINDS = _native.KINDS
+_KIND_NAMES = _native.KIND_NAMES
 _new = object.__new__
 _time = time.time
 _NULL_ARGUMENT = NullArgument.code
@@ -340,6 +342,7 @@ class Keyring:
         data: Bytes | None = None,
         lifetime: int | timedelta | None = None,
         now: Timestamp | None = None,
+        kind: str = "browser",
     ) -> str:
         """Seals a new session for ``user_id`` (0 .. 2**64-1) under the
         primary key and returns the token: at most ``sesame.TOKEN_MAX``
@@ -348,16 +351,21 @@ class Keyring:
         ``context`` binds the token (at most CONTEXT_MAX bytes, e.g. the
         SHA-256 of a device cookie; ``open`` must pass the same), ``data`` is
         up to DATA_MAX bytes of the application's own, ``lifetime`` the
-        token's own lifetime in seconds from now ("remember me"; the policy's
-        absolute lifetime still applies), ``now`` the login time (default:
-        the current time). Raises NoPrimaryKey, DataTooLong, ContextTooLong,
-        RandomFailed."""
+        token's own lifetime in seconds from now (the policy's absolute
+        lifetime for its kind still applies), ``now`` the login time
+        (default: the current time), ``kind`` ``"browser"`` or
+        ``"remember_me"``: which of the policy's limits apply. Raises
+        NoPrimaryKey, DataTooLong, ContextTooLong, RandomFailed."""
         if type(user_id) is not int or not 0 <= user_id <= U64_MAX:
             raise ValueError(f"user_id must be an int in 0 .. 2**64-1, not {user_id!r}")
         try:
             b: Buffers = _local.buffers
         except AttributeError:
             b = _buffers()
+        try:
+            kind_code = _KINDS[kind]
+        except (KeyError, TypeError):
+            raise ValueError(f"kind must be 'browser' or 'remember_me', not {kind!r}") from None
         when = int(_time()) if now is None else now if type(now) is int and 0 <= now <= U64_MAX else _slow_now(now)
         span = NO_LIMIT if lifetime is None else _lifetime(lifetime)
         if context is None:
@@ -374,7 +382,7 @@ class Keyring:
             if type(data) is not bytes:
                 data = _as_bytes(data, "data")
             data_len = len(data)
-        rc = _seal(self._ring, user_id, span, data, data_len, context, context_len, when, b.token, TOKEN_CAP, b.token_len)
+        rc = _seal(self._ring, user_id, kind_code, span, data, data_len, context, context_len, when, b.token, TOKEN_CAP, b.token_len)
         if rc:
             self._fail(rc)
         return b.token_bytes[0 : b.token_len[0]].decode("ascii")  # type: ignore[no-any-return]
@@ -415,7 +423,7 @@ class Keyring:
             self._fail(rc)
         # session_from_claims(b), inlined: the hot path's last step.
         claims = b.claims_bytes
-        user_id, session_id, issued, refreshed, lifetime, data_len = _unpack_head(claims)
+        user_id, session_id, issued, refreshed, lifetime, kind, data_len = _unpack_head(claims)
         session: Any = _new(Opened)
         session.user_id = user_id
         session.session_id = session_id
@@ -423,6 +431,7 @@ class Keyring:
         session._refreshed_unix = refreshed
         session.lifetime = None if lifetime == NO_LIMIT else lifetime
         session.data = claims[_DATA : _DATA + data_len] if data_len else b""
+        session.kind = _KIND_NAMES[kind]
         session.__class__ = Session
         return session  # type: ignore[no-any-return]
 
