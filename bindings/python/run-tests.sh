@@ -33,7 +33,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 py="$venv/bin/python"
 "$py" -m pip install -q --disable-pip-version-check "pytest>=8,<10" "mypy==2.4.1" \
-  "starlette>=0.37" "httpx>=0.27" "uvicorn>=0.30"
+  "starlette>=0.37,<2" "httpx>=0.27" "uvicorn>=0.30"
 "$py" -m pip install -q --disable-pip-version-check -e "$here"
 
 echo "== python: building libsesame and the interop tool"

@@ -88,7 +88,15 @@ def test_login_refresh_logout_without_a_registry(ring: Keyring, clock: Clock) ->
 def test_another_browsers_cookie_gives_nobody_a_session(ring: Keyring, clock: Clock) -> None:
     """A session cookie replayed into another browser (what a shared cache
     does with a stored Set-Cookie) opens nothing there and is counted."""
-    app = asgi_app.create_app(ring, policy=Policy(refresh_after=REFRESH), registry=None, clock=clock)
+    seen: list[tuple[bool, int | None]] = []
+
+    def on_detection(scope: Any, foreign: int) -> None:
+        session = scope["sesame.session"]
+        seen.append(("sesame.auth" in scope, session.user_id if session else None))
+
+    app = asgi_app.create_app(
+        ring, policy=Policy(refresh_after=REFRESH), registry=None, clock=clock, on_detection=on_detection
+    )
     with client(app) as alice, client(app) as bob:
         alice.post("/login", data={"user": "1"})
         bob.post("/login", data={"user": "2"})
@@ -99,6 +107,7 @@ def test_another_browsers_cookie_gives_nobody_a_session(ring: Keyring, clock: Cl
         assert bob.get("/whoami").text == "user 2\n"
         assert int(bob.get("/metrics").text.split()[1]) >= 1
         assert app.detections >= 1
+        assert seen and seen[0] == (True, 2)  # the callback sees the request's own session
 
 
 def test_remember_me_and_the_device_csrf_secret(ring: Keyring, clock: Clock) -> None:

@@ -263,6 +263,7 @@ class RequestFlow:
         elif state == _REJECTED:
             log.info("sesame: session cookie rejected (%s); continuing without a session", RESULT_NAMES.get(rejected))
         self._session = session
+        self._publish(session)  # before the callbacks, which may read it
         if foreign:
             mw._detected(self, self._request, foreign, flags)
         return session

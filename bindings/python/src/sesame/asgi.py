@@ -250,13 +250,13 @@ class SessionMiddleware(Settings):
             await self.app(scope, receive, send)
             return
         flow = _ScopeFlow(self, scope)
-        session = await _in_thread(flow.begin) if self._offload else flow.begin()
         auth = AsyncSessionHandle(flow, self._offload)
-        scope["sesame.session"] = session
-        scope["sesame.auth"] = auth
-        state = scope["state"]
-        state["sesame_session"] = session
-        state["sesame_auth"] = auth
+        scope["sesame.auth"] = scope["state"]["sesame_auth"] = auth
+        # begin publishes the session (scope and state) before any callback.
+        if self._offload:
+            await _in_thread(flow.begin)
+        else:
+            flow.begin()
 
         async def send_with_session(message: Message) -> None:
             if message["type"] == "http.response.start":

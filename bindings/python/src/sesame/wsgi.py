@@ -97,8 +97,8 @@ class SessionHandle(RequestFlow):
         )
         self._environ = environ
         self._start = start_response
-        environ["sesame.session"] = self.begin()
         environ["sesame.auth"] = self
+        self.begin()  # publishes environ["sesame.session"]
 
     def _publish(self, session: Session | None) -> None:
         self._environ["sesame.session"] = session
