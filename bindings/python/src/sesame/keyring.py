@@ -429,9 +429,14 @@ class Keyring:
         session.session_id = session_id
         session._issued_unix = issued
         session._refreshed_unix = refreshed
-        session.lifetime = None if lifetime == NO_LIMIT else lifetime
-        session.data = claims[_DATA : _DATA + data_len] if data_len else b""
-        session.kind = _KIND_NAMES[kind]
+        # lifetime, data and kind are stored only when they differ from the
+        # field's default, which the class holds (None, b"", "browser").
+        if lifetime != NO_LIMIT:
+            session.lifetime = lifetime
+        if data_len:
+            session.data = claims[_DATA : _DATA + data_len]
+        if kind:
+            session.kind = _KIND_NAMES[kind]
         session.__class__ = Session
         return session  # type: ignore[no-any-return]
 

@@ -249,12 +249,13 @@ def session_from_buffer(buffer: Any, offset: int) -> Session:
     session.session_id = session_id
     session._issued_unix = issued
     session._refreshed_unix = refreshed
-    session.lifetime = None if lifetime == NO_LIMIT else lifetime
-    session.kind = _KIND_NAMES[kind]
+    # lifetime, data and kind only when not the field's default (the class's).
+    if lifetime != NO_LIMIT:
+        session.lifetime = lifetime
+    if kind:
+        session.kind = _KIND_NAMES[kind]
     if data_len:
         start = offset + CLAIMS_DATA_OFFSET
         session.data = bytes(buffer[start : start + data_len])
-    else:
-        session.data = b""
     session.__class__ = Session
     return session  # type: ignore[no-any-return]
