@@ -32,6 +32,15 @@ if [ ! -x "$venv/bin/python" ]; then
   fi
 fi
 py="$venv/bin/python"
+# The cffi module is compiled against the Python headers (Debian: python3-dev).
+if ! "$py" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dev >/dev/null
+  else
+    echo "no Python.h for $("$py" --version): install the Python headers (python3-dev)" >&2
+    exit 1
+  fi
+fi
 "$py" -m pip install -q --disable-pip-version-check "pytest>=8,<10" "mypy==2.4.1" \
   "starlette>=0.37,<2" "httpx>=0.27" "uvicorn>=0.30"
 "$py" -m pip install -q --disable-pip-version-check -e "$here"
