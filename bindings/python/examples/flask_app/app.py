@@ -56,6 +56,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["SECRET_KEY"] = os.environ.get("FLASK_SECRET_KEY") or os.urandom(32)
     app.config["SESAME_REGISTRY"] = os.environ.get("SESAME_REGISTRY", "memory://")
+    if os.environ.get("SESAME_REFRESH_AFTER"):  # seconds; the default is 15 min
+        app.config["SESAME_POLICY"] = {"refresh_after": int(os.environ["SESAME_REFRESH_AFTER"])}
     app.config.update(config or {})
     login_manager = LoginManager(app)
     login_manager.user_loader(lambda user_id: USERS.get(int(user_id)))

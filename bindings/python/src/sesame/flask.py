@@ -38,7 +38,7 @@ Flask-WTF's ``CSRFProtect``: set ``WTF_CSRF_ENABLED = False`` and put
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 from flask import Flask, abort, current_app, request, session
 from werkzeug.local import LocalProxy
@@ -76,7 +76,7 @@ def _auth() -> SessionHandle:
 #: The request's sesame handle (``environ["sesame.auth"]``): ``login(uid,
 #: data=None, remember_me=False)``, ``logout()``, ``logout_others()``,
 #: ``logout_everywhere()``, ``sessions()``, ``revoke(id)``, ``session``, ``user_id``.
-current_session: SessionHandle = LocalProxy(_auth)  # type: ignore[assignment]
+current_session = cast(SessionHandle, LocalProxy(_auth))
 
 
 def login(user_id: int, *, remember_me: bool = False, data: bytes | None = None) -> Session:
@@ -145,7 +145,8 @@ class Sesame:
         self.middleware = _frameworks.build_middleware(
             app.wsgi_app, lambda name, default: config.get(f"SESAME_{name}", default), **self.middleware_options
         )
-        app.wsgi_app = self.middleware  # type: ignore[method-assign]
+        # Flask's own wsgi_app, not the app: the Flask object stays the app.
+        setattr(app, "wsgi_app", self.middleware)
         app.extensions["sesame"] = self
         if config.get("SESAME_CSRF", True):
             app.before_request(_check_csrf)
@@ -232,7 +233,7 @@ except ImportError:  # WTForms is optional
     pass
 else:
 
-    class SesameFormCSRF(_WTFormsCSRF):  # type: ignore[misc]
+    class SesameFormCSRF(_WTFormsCSRF):
         """WTForms/Flask-WTF CSRF from the device secret: ``class
         Meta: csrf = True; csrf_class = SesameFormCSRF`` on a form
         (Flask's ``session`` is not used). The request-wide check

@@ -5,7 +5,7 @@ device's (no ``csrftoken`` cookie).
 Environment: SESAME_KEYSET (required), SESAME_REGISTRY (default memory://;
 sqlite:///path for several processes), EXAMPLE_DB (the SQLite file),
 SESAME_MIGRATE_UNTIL (unix seconds: until then old Django logins are
-honoured and moved over)."""
+honoured and moved over), SESAME_REFRESH_AFTER (seconds; default 15 min)."""
 
 import os
 from pathlib import Path
@@ -37,6 +37,7 @@ SESAME = {
     # One Registry object per process, shared by every request (and by
     # Django's test clients).
     "REGISTRY": sesame.Registry(os.environ.get("SESAME_REGISTRY", "memory://")),
+    "POLICY": {"refresh_after": int(os.environ["SESAME_REFRESH_AFTER"])} if os.environ.get("SESAME_REFRESH_AFTER") else None,
     "MIGRATE_UNTIL": float(os.environ["SESAME_MIGRATE_UNTIL"]) if os.environ.get("SESAME_MIGRATE_UNTIL") else None,
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.apps import AppConfig
 
 
-class SesameConfig(AppConfig):  # type: ignore[misc]
+class SesameConfig(AppConfig):
     name = "sesame.django"
     label = "sesame"
     verbose_name = "sesame sessions"

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth.backends import ModelBackend
 
 
-class SesameBackend(ModelBackend):  # type: ignore[misc]
+class SesameBackend(ModelBackend):
     def authenticate(self, request: Any, username: Any = None, password: Any = None, **kwargs: Any) -> Any:
         if username is None and password is None and not kwargs and request is not None:
             handle = request.META.get("sesame.auth")

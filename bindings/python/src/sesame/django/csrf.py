@@ -32,7 +32,7 @@ def django_secret(secret: bytes) -> str:
     return "".join(chars[byte % len(chars)] for byte in secret[: django_csrf.CSRF_SECRET_LENGTH])
 
 
-class CsrfViewMiddleware(django_csrf.CsrfViewMiddleware):  # type: ignore[misc]
+class CsrfViewMiddleware(django_csrf.CsrfViewMiddleware):
     def _get_secret(self, request: Any) -> str | None:
         secret = _frameworks.device_csrf_secret(request.META)
         return None if secret is None else django_secret(secret)

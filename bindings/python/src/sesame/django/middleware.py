@@ -60,7 +60,7 @@ def _noop_write(data: bytes) -> None:
     raise RuntimeError("sesame: the Django middleware takes no write()")
 
 
-class SesameMiddleware(AuthenticationMiddleware):  # type: ignore[misc]
+class SesameMiddleware(AuthenticationMiddleware):
     sync_capable = True
     async_capable = False
 
