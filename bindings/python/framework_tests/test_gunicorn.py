@@ -145,7 +145,7 @@ def scenario(port: int, field: str, login_path: str, sessions_path: str, logout_
 def test_flask_example_under_gunicorn(workdir: Path) -> None:
     pytest.importorskip("flask_login")
     port = free_port()
-    argv = [str(GUNICORN), "-b", f"127.0.0.1:{port}", "-w", "2", "-k", "gthread", "--threads", "2",
+    argv = [str(GUNICORN), "-b", f"127.0.0.1:{port}", "-w", "2", "-k", "gthread", "--threads", "2", "--no-control-socket",
             "--chdir", str(EXAMPLES / "flask_app"), "app:app"]  # fmt: skip
     env = environment(workdir)
     env["FLASK_SECRET_KEY"] = "gunicorn-test"  # both workers sign Flask's session alike
@@ -171,7 +171,7 @@ def test_django_example_under_gunicorn(workdir: Path) -> None:
     )
     subprocess.run([sys.executable, "-c", setup], env=env, cwd=EXAMPLES / "django_app", check=True, timeout=120)
     port = free_port()
-    argv = [str(GUNICORN), "-b", f"127.0.0.1:{port}", "-w", "2", "-k", "gthread", "--threads", "2",
+    argv = [str(GUNICORN), "-b", f"127.0.0.1:{port}", "-w", "2", "-k", "gthread", "--threads", "2", "--no-control-socket",
             "--chdir", str(EXAMPLES / "django_app"), "exampleproject.wsgi:application"]  # fmt: skip
     proc = start(argv, env, port, workdir / "gunicorn.log")
     try:

@@ -92,6 +92,7 @@ class SesameMiddleware(AuthenticationMiddleware):
         request = environ[_REQUEST]
         handle = sesame_settings.handle(request)
         request.sesame = handle
+        request.sesame_middleware = self.wsgi  # its detections counter, for metrics
         if handle.user_id is None and self._migrating() and request.method not in _frameworks.SAFE_METHODS:
             self._migrate(request)
         request.user = SimpleLazyObject(lambda: self._user(request))
