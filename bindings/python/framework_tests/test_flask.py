@@ -213,3 +213,42 @@ def sesame_keyset() -> str:
     import os
 
     return os.environ["SESAME_KEYSET"]
+
+
+def test_flask_wtf_form_with_the_device_secret() -> None:
+    flask_wtf = pytest.importorskip("flask_wtf")
+    from wtforms import StringField
+
+    from sesame.flask import SesameFormCSRF
+
+    class NoteForm(flask_wtf.FlaskForm):  # type: ignore[misc]
+        class Meta:
+            csrf = True
+            csrf_class = SesameFormCSRF
+
+        text = StringField()
+
+    app = flask.Flask(__name__)
+    app.config.update(SESAME_KEYSET=sesame_keyset(), SECRET_KEY="x", WTF_CSRF_ENABLED=False, SESAME_CSRF=False)
+    Sesame(app)
+
+    @app.route("/note", methods=["GET", "POST"])
+    def note() -> Any:
+        form = NoteForm()
+        if form.validate_on_submit():
+            return "ok"
+        if flask.request.method == "POST":
+            return "refused", 400
+        return flask.render_template_string("{{ form.csrf_token }}", form=form)
+
+    client = app.test_client()
+    # No device yet: judged by the Fetch-Metadata/Origin rule; the answer gives the device.
+    assert client.post("/note", data={"text": "a"}, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 400
+    assert client.post("/note", data={"text": "a"}).get_data(as_text=True) == "refused"  # has a device now
+    field = re.search(r'value="([^"]+)"', client.get("/note").get_data(as_text=True))
+    assert field is not None
+    assert client.post("/note", data={"text": "a", "csrf_token": field.group(1)}).get_data(as_text=True) == "ok"
+    assert "csrf_token" not in flask_session(app, client)  # nothing in Flask's session
+    other = app.test_client()
+    other.post("/note", data={"text": "a"})
+    assert other.post("/note", data={"text": "a", "csrf_token": field.group(1)}).status_code == 400

@@ -229,6 +229,7 @@ def _check_csrf() -> None:
 
 try:
     from wtforms.csrf.core import CSRF as _WTFormsCSRF
+    from wtforms.validators import ValidationError
 except ImportError:  # WTForms is optional
     pass
 else:
@@ -248,9 +249,9 @@ else:
             secret = _frameworks.device_csrf_secret(environ)
             if secret is None:
                 if not _frameworks.origin_allowed(environ):
-                    raise ValueError("CSRF: cross-origin request refused")
+                    raise ValidationError("CSRF: cross-origin request refused")
                 return
             if not _frameworks.token_matches(field.data, secret):
-                raise ValueError("CSRF token missing or incorrect")
+                raise ValidationError("CSRF token missing or incorrect")
 
     __all__.append("SesameFormCSRF")
