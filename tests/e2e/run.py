@@ -473,7 +473,8 @@ class Browser:
                 self.fetch_form()
             status, text, _ = self.request("POST", "/login", f"user={self.user}")
             if status != 200 or text != f"user {self.user}":
-                self.stats.harness_errors.append(f"browser {self.index}: login -> {status} {text!r}")
+                if not (self.csrf and status in (400, 403)):  # else counted as a CSRF failure
+                    self.stats.harness_errors.append(f"browser {self.index}: login -> {status} {text!r}")
                 return
             self.logged_in = True
             if self.csrf:
@@ -483,7 +484,8 @@ class Browser:
                 if self.logged_in and time.monotonic() >= logout_at:
                     status, text, _ = self.request("POST", "/logout")
                     if status != 200 or text != "anonymous":
-                        self.stats.harness_errors.append(f"browser {self.index}: logout -> {status} {text!r}")
+                        if not (self.csrf and status in (400, 403)):  # else counted as a CSRF failure
+                            self.stats.harness_errors.append(f"browser {self.index}: logout -> {status} {text!r}")
                     self.logged_in = False
                     if self.csrf:
                         self.fetch_form()
@@ -540,9 +542,10 @@ class Origin:
         elif self.name == "wsgi":
             argv = [args.gunicorn, "-b", f"127.0.0.1:{port}", "-w", "1", "-k", "gthread", "--threads", "4",
                     "--chdir", origins, "wsgi_sesame:application"]
-        elif self.name in ("flask", "django"):
+        elif self.name in ("flask", "django", "django-stock"):
+            module = "django_stock" if self.name == "django-stock" else f"{self.name}_sesame"
             argv = [args.gunicorn, "-b", f"127.0.0.1:{port}", "-w", "1", "-k", "gthread", "--threads", "4",
-                    "--no-control-socket", "--chdir", origins, f"{self.name}_sesame:application"]
+                    "--no-control-socket", "--chdir", origins, f"{module}:application"]
         else:
             raise ValueError(self.name)
         proc = spawn(argv, log, env=env, cwd=work)  # cwd: no stray puma/gunicorn config is read
@@ -559,6 +562,8 @@ ORIGINS = {
     # the frameworks' own cookies (session, remember_token, sessionid).
     "flask": Origin("flask", True, "__Host-sesame-s-", csrf=True),
     "django": Origin("django", True, "__Host-sesame-s-", csrf=True),
+    # The control: stock Django (login in its session, its csrftoken cookie).
+    "django-stock": Origin("django-stock", False, None, csrf=True),
 }
 
 NGINX_CONF = """\
@@ -712,6 +717,9 @@ def run_origin(origin: Origin, browsers: int, duration: float, args: argparse.Na
                 failures.append(f"a Cookie header of {stats.max_cookie} bytes (> {COOKIE_LIMIT})")
             if browsers > 1 and not found:
                 failures.append("no detection")
+        elif origin.csrf:
+            if stats.csrf_failures == 0:
+                failures.append("STOCK showed no CSRF failure: the harness does not catch replayed CSRF cookies")
         else:
             if stats.swaps == 0:
                 failures.append("BASELINE showed no swap: the harness does not catch the incident")
@@ -750,7 +758,7 @@ def print_table(results: list[Result]) -> None:
     for row in rows:
         print(" | ".join(v.ljust(w) for v, w in zip(row, widths)))
     for r in results:
-        if r.stats.samples and (r.failures or r.origin == "baseline"):
+        if r.stats.samples and (r.failures or r.origin in ("baseline", "django-stock")):
             print(f"\n{r.origin} ({r.browsers} browsers), examples:")
             for s in r.stats.samples:
                 print(f"  {s}")
@@ -769,7 +777,8 @@ def find(name: str, *candidates: str) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--origins", default="c,baseline",
-                   help="comma-separated from c, baseline, rack, wsgi, flask, django; 'all' for every one (default c,baseline)")
+                   help="comma-separated from c, baseline, rack, wsgi, flask, django, django-stock; 'all' for every one "
+                        "(default c,baseline)")
     p.add_argument("--users", type=int, default=2, help="browsers per origin (default 2)")
     p.add_argument("--duration", type=float, default=20, help="seconds of hammering per origin (default 20)")
     p.add_argument("--crowd", type=int, default=0,

@@ -14,10 +14,11 @@
 #   E2E_USERS=2 E2E_DURATION=20 E2E_CROWD=20 E2E_CROWD_DURATION=15
 #   E2E_VALGRIND=1           run the C server under valgrind memcheck (leaks fail the run)
 #   E2E_NO_INSTALL=1         skip apt-get/pip (everything already there)
-#   E2E_FRAMEWORKS=flask,django  the Flask and Django origins (CSRF forms, the
-#                            frameworks' own cookies on cached pages), run first in
-#                            a short pass: E2E_FRAMEWORK_USERS=3 E2E_FRAMEWORK_DURATION=8;
-#                            empty to skip. Flask, Django and gunicorn come from
+#   E2E_FRAMEWORKS=flask,django,django-stock  the Flask and Django origins (CSRF
+#                            forms, the frameworks' own cookies on cached pages) and
+#                            stock Django as their control, run first in a short pass:
+#                            E2E_FRAMEWORK_USERS=3 E2E_FRAMEWORK_DURATION=6; empty to
+#                            skip. Flask, Django and gunicorn come from
 #                            bindings/python/requirements-frameworks.txt.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -50,7 +51,7 @@ if [ "${#need_apt[@]}" -gt 0 ] && [ -z "${E2E_NO_INSTALL:-}" ]; then
   if [ -n "$made_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; made_policy=""; fi
 fi
 
-FRAMEWORKS="${E2E_FRAMEWORKS-flask,django}"
+FRAMEWORKS="${E2E_FRAMEWORKS-flask,django,django-stock}"
 if [ -n "$FRAMEWORKS" ] && [ -z "${E2E_NO_INSTALL:-}" ] \
     && ! "$HERE/.venv/bin/python" -c 'import flask, flask_login, django, gunicorn' 2>/dev/null; then
   echo "== pip install Flask, Flask-Login, Django and gunicorn into tests/e2e/.venv"
@@ -83,7 +84,7 @@ export SESAME_KEYSET
 status=0
 if [ -n "$FRAMEWORKS" ]; then
   python3 "$HERE/run.py" --origins "$FRAMEWORKS" --gunicorn "$HERE/.venv/bin/gunicorn" \
-    --users "${E2E_FRAMEWORK_USERS:-3}" --duration "${E2E_FRAMEWORK_DURATION:-8}" "$@" || status=1
+    --users "${E2E_FRAMEWORK_USERS:-3}" --duration "${E2E_FRAMEWORK_DURATION:-6}" "$@" || status=1
 fi
 python3 "$HERE/run.py" --origins "$ORIGINS" \
   --users "${E2E_USERS:-2}" --duration "${E2E_DURATION:-20}" \

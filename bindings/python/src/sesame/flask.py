@@ -155,7 +155,7 @@ class Sesame:
         if login_manager is not None:
             self.use_flask_login(login_manager, app)
 
-    def use_flask_login(self, login_manager: Any, app: Flask | None = None) -> None:
+    def use_flask_login(self, login_manager: Any, app: Flask) -> None:
         """Makes Flask-Login read and write sesame sessions only.
 
         ``current_user`` is ``user_loader(str(user_id))`` of the sesame
@@ -177,13 +177,9 @@ class Sesame:
             return login_manager._update_request_context_with_user(user)
 
         login_manager._load_user = load_user
-        sender = app if app is not None else None
-        if sender is not None:
-            flask_login.user_logged_in.connect(_on_login, sender, weak=False)
-            flask_login.user_logged_out.connect(_on_logout, sender, weak=False)
-        else:
-            flask_login.user_logged_in.connect(_on_login, weak=False)
-            flask_login.user_logged_out.connect(_on_logout, weak=False)
+        # Only this app's logins: another app in the process keeps its own.
+        flask_login.user_logged_in.connect(_on_login, app, weak=False)
+        flask_login.user_logged_out.connect(_on_logout, app, weak=False)
 
 
 def _strip_login_keys() -> str | None:
