@@ -40,6 +40,8 @@ sesame.django) also set the frameworks' own cookies on the cached GET /page
 a CSRF token asked for there), and every POST carries the CSRF token of the
 form the browser last fetched (GET /form, uncached), including a POST /note
 every few dozen requests; CSRF fail/POSTs counts those answered 400/403.
+django-stock, the same app on stock Django (its session and csrftoken
+cookie), is their control: it passes when it shows CSRF failures.
 
 A sesame origin passes with 0 swaps, 0 involuntary logouts, 0
 resurrections, 0 leftovers, 0 errors (0 CSRF failures), a Cookie header under 8 KiB, ≥1 cache
