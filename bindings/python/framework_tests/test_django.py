@@ -115,9 +115,23 @@ def test_djangos_own_login_view_moves_into_sesame() -> None:
         "/django-login/", {"username": "bob", "password": "bob-password", "csrfmiddlewaretoken": csrf.group(1)}
     )
     assert response.status_code == 302, response.content
-    assert who(client) == "user 2"
+    response = client.get("/whoami")
+    assert response.content == b"user 2"
     assert not {SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY} & set(django_session(client))
     assert len(settings.SESAME["REGISTRY"].list(2)) == 1
+    # The backend answers the sesame session's user for a credential-less authenticate().
+    from sesame.django.backends import SesameBackend
+
+    assert SesameBackend().authenticate(response.wsgi_request).pk == 2
+    assert SesameBackend().authenticate(response.wsgi_request, username="bob", password="wrong") is None
+    kept = sesame_cookies(client)
+    # Django's own LogoutView: final through the receiver.
+    assert client.post("/django-logout/", {"csrfmiddlewaretoken": token(client)}).status_code == 302
+    assert who(client) == "anonymous"
+    for name, value in kept.items():
+        client.cookies[name] = value
+    assert who(client) == "anonymous"
+    assert settings.SESAME["REGISTRY"].list(2) == []
 
 
 def test_logout_is_final() -> None:
