@@ -252,3 +252,28 @@ def test_flask_wtf_form_with_the_device_secret() -> None:
     other = app.test_client()
     other.post("/note", data={"text": "a"})
     assert other.post("/note", data={"text": "a", "csrf_token": field.group(1)}).status_code == 400
+
+
+def test_migration_from_flask_logins_session(app: Any) -> None:
+    import time
+
+    old = app.session_interface.get_signing_serializer(app).dumps({"_user_id": "1", "_fresh": True})
+    unset = app.test_client()
+    unset.set_cookie("session", old)
+    assert who(unset) == "anonymous"  # no window: Flask's session never logs in
+    app.config["SESAME_MIGRATE_UNTIL"] = time.time() + 3600
+    client = app.test_client()
+    client.set_cookie("session", old)
+    response = client.get("/whoami")
+    assert response.get_data(as_text=True) == "user 1"  # honoured, read-only:
+    assert not [c for c in response.headers.getlist("Set-Cookie") if c.startswith("__Host-sesame-")]
+    response = client.post("/sessions", data={"others": "1"})  # the first non-GET moves it over
+    assert response.status_code == 302
+    assert any(c.startswith("__Host-sesame-device=") for c in response.headers.getlist("Set-Cookie"))
+    assert "_user_id" not in flask_session(app, client)
+    assert who(client) == "user 1"
+    assert len(app.extensions["sesame"].middleware.registry.list(1)) == 1
+    app.config["SESAME_MIGRATE_UNTIL"] = time.time() - 1  # after the window: ignored
+    late = app.test_client()
+    late.set_cookie("session", old)
+    assert who(late) == "anonymous"

@@ -38,6 +38,7 @@ Flask-WTF's ``CSRFProtect``: set ``WTF_CSRF_ENABLED = False`` and put
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable, TypeVar, cast
 
 from flask import Flask, abort, current_app, request, session
@@ -164,7 +165,13 @@ class Sesame:
         remember=...)`` logs in through sesame (``remember`` picks a
         remember-me session; ``user.get_id()`` must be an integer) and
         ``logout_user()`` logs out, finally. Session protection is sesame's
-        device binding, so Flask-Login's own is turned off."""
+        device binding, so Flask-Login's own is turned off.
+
+        Migration: until ``SESAME_MIGRATE_UNTIL`` (unix seconds), a login
+        Flask-Login left in Flask's session (``_user_id``) is honoured when
+        the request has no sesame session: read-only on a GET, and turned
+        into a sesame session on the first other request (its keys leave
+        Flask's session). After that time it is ignored."""
         import flask_login
 
         login_manager.session_protection = None
@@ -174,12 +181,40 @@ class Sesame:
             user = None
             if auth is not None and auth.user_id is not None and login_manager._user_callback is not None:
                 user = login_manager._user_callback(str(auth.user_id))
+            elif auth is not None and _migrating(app):
+                user = _old_login(login_manager)  # read-only on a GET
             return login_manager._update_request_context_with_user(user)
 
+        def migrate() -> None:
+            if request.method in _frameworks.SAFE_METHODS or not _migrating(app):
+                return
+            auth = request.environ.get("sesame.auth")
+            if auth is None or auth.user_id is not None:
+                return
+            user = _old_login(login_manager)
+            if user is not None:
+                auth.login(int(user.get_id()))
+                _strip_login_keys()
+
         login_manager._load_user = load_user
+        app.before_request(migrate)
         # Only this app's logins: another app in the process keeps its own.
         flask_login.user_logged_in.connect(_on_login, app, weak=False)
         flask_login.user_logged_out.connect(_on_logout, app, weak=False)
+
+
+def _migrating(app: Flask) -> bool:
+    until = app.config.get("SESAME_MIGRATE_UNTIL")
+    return until is not None and time.time() < float(until)
+
+
+def _old_login(login_manager: Any) -> Any:
+    """The user of a Flask-Login login still in Flask's session (before the
+    switch to sesame), or None."""
+    user_id = session.get("_user_id")
+    if user_id is None or login_manager._user_callback is None:
+        return None
+    return login_manager._user_callback(user_id)
 
 
 def _strip_login_keys() -> str | None:
