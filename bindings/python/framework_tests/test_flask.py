@@ -277,3 +277,24 @@ def test_migration_from_flask_logins_session(app: Any) -> None:
     late = app.test_client()
     late.set_cookie("session", old)
     assert who(late) == "anonymous"
+
+
+def test_csrf_token_after_a_login_in_the_same_request() -> None:
+    app = flask.Flask(__name__)
+    app.config.update(SESAME_KEYSET=sesame_keyset())
+    Sesame(app)
+
+    @app.post("/in")
+    def log_in() -> str:
+        current_session.login(7)  # decides the cookies; the secret was read before
+        return flask.render_template_string("{{ csrf_token() }}")
+
+    @app.get("/token")
+    def form_token() -> str:
+        return flask.render_template_string("{{ csrf_token() }}")
+
+    client = app.test_client()
+    assert client.post("/in", headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200  # gets a device
+    token = client.get("/token").get_data(as_text=True)
+    response = client.post("/in", headers={"X-CSRFToken": token})
+    assert response.status_code == 200 and len(response.get_data(as_text=True)) == 86

@@ -18,6 +18,7 @@ import hmac
 import os
 from typing import Any, Callable, Mapping
 
+from .csrf import csrf_origin_allowed
 from .keyring import Keyring
 from .policy import Policy
 from .registry import Registry
@@ -27,6 +28,7 @@ __all__ = ["build_middleware", "device_csrf_secret", "origin_allowed", "mask_sec
 
 SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
 _SECRET_BYTES = 32
+_SECRET_KEY = "sesame.csrf_secret"
 
 
 def _handle(environ: Mapping[str, Any]) -> SessionHandle:
@@ -36,36 +38,29 @@ def _handle(environ: Mapping[str, Any]) -> SessionHandle:
     return handle  # type: ignore[no-any-return]
 
 
-def device_csrf_secret(environ: Mapping[str, Any]) -> bytes | None:
+def device_csrf_secret(environ: dict[str, Any]) -> bytes | None:
     """The request's 32-byte CSRF secret, derived by the core from the
-    browser's device ID, or None when the request has no valid device
-    cookie (then :func:`origin_allowed` judges it)."""
-    handle = _handle(environ)
-    if not hasattr(handle, "csrf_secret"):
-        from . import _csrf_interim
-
-        return _csrf_interim.csrf_secret(environ)
-    secret = handle.csrf_secret
-    if secret is None:
-        return None
-    if not isinstance(secret, bytes) or len(secret) != _SECRET_BYTES:
-        raise RuntimeError("sesame: the request's csrf_secret is not 32 bytes")
+    browser's device ID (``SessionHandle.csrf_secret``), or None when the
+    request has no valid device cookie (then :func:`origin_allowed` judges
+    it). Kept in the environ at the first call: the core gives it only
+    until the response's cookies are decided (a login, say), and a page
+    rendered after that still needs it."""
+    try:
+        return environ[_SECRET_KEY]  # type: ignore[no-any-return]
+    except KeyError:
+        pass
+    secret = _handle(environ).csrf_secret
+    environ[_SECRET_KEY] = secret
     return secret
 
 
 def origin_allowed(environ: Mapping[str, Any]) -> bool:
     """The core's Fetch-Metadata/Origin rule for a request without a device."""
-    try:
-        from . import csrf_origin_allowed  # type: ignore[attr-defined]
-    except ImportError:
-        from ._csrf_interim import csrf_origin_allowed
-    return bool(
-        csrf_origin_allowed(
-            environ.get("REQUEST_METHOD") or "GET",
-            environ.get("HTTP_SEC_FETCH_SITE"),
-            environ.get("HTTP_ORIGIN"),
-            environ.get("HTTP_HOST"),
-        )
+    return csrf_origin_allowed(
+        environ.get("REQUEST_METHOD") or "GET",
+        environ.get("HTTP_SEC_FETCH_SITE"),
+        environ.get("HTTP_ORIGIN"),
+        environ.get("HTTP_HOST"),
     )
 
 

@@ -149,6 +149,10 @@ class Sesame:
         # Flask's own wsgi_app, not the app: the Flask object stays the app.
         setattr(app, "wsgi_app", self.middleware)
         app.extensions["sesame"] = self
+        # First of the app's before_request functions, so the device secret
+        # is read before anything can log in (the core gives it only until
+        # the response's cookies are decided).
+        app.before_request_funcs.setdefault(None, []).insert(0, _read_csrf_secret)
         if config.get("SESAME_CSRF", True):
             app.before_request(_check_csrf)
             app.jinja_env.globals["csrf_token"] = csrf_token
@@ -241,16 +245,19 @@ def _on_logout(sender: Any, user: Any = None, **_: Any) -> None:
     _auth().logout()
 
 
+def _read_csrf_secret() -> None:
+    _frameworks.device_csrf_secret(request.environ)
+
+
 def _check_csrf() -> None:
     if request.method in _frameworks.SAFE_METHODS:
         return
     view = current_app.view_functions.get(request.endpoint or "")
     if view is not None and getattr(view, _EXEMPT_ATTR, False):
         return
-    environ = request.environ
-    secret = _frameworks.device_csrf_secret(environ)
+    secret = _frameworks.device_csrf_secret(request.environ)
     if secret is None:
-        if not _frameworks.origin_allowed(environ):
+        if not _frameworks.origin_allowed(request.environ):
             abort(403, description="CSRF: cross-origin request refused")
         return
     token = request.headers.get("X-CSRFToken") or request.form.get("csrf_token")
