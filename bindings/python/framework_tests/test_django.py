@@ -158,6 +158,15 @@ def test_sessions_page_revoke_and_logout_others() -> None:
     assert laptop.post("/account/sessions/", {"revoke": phone_id, "csrfmiddlewaretoken": csrf}).status_code == 302
     assert who(phone) == "anonymous" and who(tablet) == "user 1"
     csrf = token(laptop, "/account/sessions/")
+    assert laptop.post("/account/sessions/", {"revoke": "not-hex", "csrfmiddlewaretoken": csrf}).status_code == 400
+    other_users = settings.SESAME["REGISTRY"]
+    bob = browser()
+    login(bob, "bob")
+    (bobs,) = other_users.list(2)
+    csrf = token(laptop, "/account/sessions/")
+    laptop.post("/account/sessions/", {"revoke": bobs.session_id, "csrfmiddlewaretoken": csrf})
+    assert who(bob) == "user 2"  # another user's session: untouched
+    csrf = token(laptop, "/account/sessions/")
     laptop.post("/account/sessions/", {"others": "1", "csrfmiddlewaretoken": csrf})
     assert who(tablet) == "anonymous" and who(laptop) == "user 1"
     anonymous = browser()

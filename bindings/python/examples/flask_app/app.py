@@ -89,7 +89,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def your_sessions() -> Any:
         if request.method == "POST":
             if request.form.get("revoke"):
-                current_session.revoke(request.form["revoke"])
+                try:
+                    current_session.revoke(request.form["revoke"])  # only ever this user's own
+                except ValueError:
+                    return "not a session ID", 400
             elif request.form.get("others"):
                 current_session.logout_others()
             return redirect("/sessions")

@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from ..registry import Registry
-from ..wsgi import SessionHandle, SessionMiddleware
+from ..wsgi import SessionHandle
 
 #: The request this thread is serving (for hooks that get no request, such
 #: as a password validator's ``password_changed``).
@@ -51,4 +51,4 @@ def handle(request: Any) -> SessionHandle:
     return found  # type: ignore[no-any-return]
 
 
-__all__ = ["SessionMiddleware", "current_request", "setting", "registry", "use_registry", "handle"]
+__all__ = ["current_request", "setting", "registry", "use_registry", "handle"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseNotAllowed
+from django.http import HttpResponseBadRequest, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -25,7 +25,10 @@ def sessions(request: Any) -> Any:
     handle = request.sesame
     if request.method == "POST":
         if request.POST.get("revoke"):
-            handle.revoke(request.POST["revoke"])
+            try:
+                handle.revoke(request.POST["revoke"])  # only ever this user's own
+            except ValueError:
+                return HttpResponseBadRequest("not a session ID")
         elif request.POST.get("others"):
             handle.logout_others()
         return redirect(request.path)
