@@ -121,7 +121,7 @@ def scenario(port: int, field: str, login_path: str, sessions_path: str, logout_
         assert any(c.startswith("__Host-sesame-device=") for c in cookies)
         assert not [c for c in cookies if c.startswith(("remember_token=", "csrftoken="))]
         assert b.who() == "user 1"
-    time.sleep(2.1)  # past refresh_after: the next GET refreshes
+    time.sleep(1.1)  # past refresh_after (1 s, whole seconds): the next GET refreshes
     code, text, cookies = laptop.request("GET", "/whoami")
     assert text.strip() == "user 1"
     assert any(c.strip().startswith("__Host-sesame-s-") for c in cookies), cookies
