@@ -21,7 +21,6 @@ from typing import Any, Callable, Mapping
 from .csrf import csrf_origin_allowed
 from .keyring import Keyring
 from .policy import Policy
-from .registry import Registry
 from .wsgi import SessionHandle, SessionMiddleware, WSGIApp
 
 __all__ = ["build_middleware", "device_csrf_secret", "origin_allowed", "mask_secret", "token_matches"]
@@ -107,9 +106,8 @@ def build_middleware(app: WSGIApp, setting: Callable[[str, Any], Any], **overrid
     if keyring is None:
         keyset = setting("KEYSET", None)
         keyring = Keyring.from_keyset(keyset) if keyset else Keyring.from_env()
+    # A URL is opened by the middleware, with its policy's limits.
     registry = setting("REGISTRY", None)
-    if isinstance(registry, str):
-        registry = Registry(registry)
     options: dict[str, Any] = {
         "policy": _policy(setting("POLICY", None)),
         "registry": registry,
