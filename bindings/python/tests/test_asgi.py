@@ -139,6 +139,38 @@ def test_remember_me_and_the_device_csrf_secret(ring: Keyring, clock: Clock) -> 
     assert remembered.get("/").text == "user=8" and secrets[-1] == secrets[3]
 
 
+def test_csrf_tokens_and_the_rule_through_the_asgi_handle(ring: Keyring, clock: Clock) -> None:
+    """The core's CSRF rule on the ASGI handle: a device-less POST is judged
+    by its origin headers, a POST with a device needs one of its tokens."""
+    seen: dict[str, Any] = {}
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        auth = scope["sesame.auth"]
+        query = dict(pair.split("=", 1) for pair in scope["query_string"].decode().split("&") if "=" in pair)
+        seen["allowed"] = auth.csrf_allows(query.get("token"))
+        seen["token"] = auth.csrf_token
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    app = sesame.asgi.SessionMiddleware(inner, ring, clock=clock)
+    browser = client(app)
+    browser.post("/", headers={"Sec-Fetch-Site": "cross-site"})
+    assert seen == {"allowed": False, "token": None}  # no device: the origin decides
+    other = client(app)
+    other.post("/", headers={"Sec-Fetch-Site": "same-origin"})
+    assert seen == {"allowed": True, "token": None}
+    # The first POST's response issued a device: from now on a token is needed.
+    browser.post("/", headers={"Sec-Fetch-Site": "same-origin"})
+    assert seen["allowed"] is False
+    browser.get("/")
+    token = seen["token"]
+    assert isinstance(token, str) and len(token) == 86
+    browser.post(f"/?token={token}")
+    assert seen["allowed"] is True
+    browser.post("/?token=" + "A" * 86)
+    assert seen["allowed"] is False
+
+
 def test_csrf_origin_rule_is_the_cores() -> None:
     assert sesame.csrf_origin_allowed("GET", "cross-site")
     assert not sesame.csrf_origin_allowed("POST", "cross-site", "https://a.test", "a.test")

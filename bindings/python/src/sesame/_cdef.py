@@ -27,6 +27,7 @@ CDEF = """\
 #define SESAME_TOKEN_PRESENTED 0
 #define SESAME_TOKEN_ISSUED 1
 #define SESAME_CSRF_SECRET_BYTES 32
+#define SESAME_CSRF_TOKEN_LEN 86
 #define SESAME_VERDICT_LIVE 0
 #define SESAME_VERDICT_GRACE 1
 #define SESAME_VERDICT_REVOKED 2
@@ -184,6 +185,21 @@ sesame_result sesame_request_csrf_secret(const struct sesame_request *request,
                                          uint8_t *secret_out,
                                          size_t secret_cap,
                                          int *present_out);
+sesame_result sesame_request_csrf_token(const struct sesame_keyring *ring,
+                                        const struct sesame_request *request,
+                                        char *token_out,
+                                        size_t token_cap,
+                                        size_t *token_len_out);
+sesame_result sesame_request_csrf_check(const struct sesame_request *request,
+                                        const char *token,
+                                        size_t token_len,
+                                        const char *sec_fetch_site,
+                                        size_t sec_fetch_site_len,
+                                        const char *origin,
+                                        size_t origin_len,
+                                        const char *host,
+                                        size_t host_len,
+                                        int *allowed_out);
 sesame_result sesame_csrf_origin_allowed(const char *method,
                                          size_t method_len,
                                          const char *sec_fetch_site,
@@ -228,6 +244,8 @@ sesame_result sesame_keyset_check(const char *keyset,
                                   size_t message_cap,
                                   size_t *message_len_out);
 sesame_result sesame_registry_config_default(struct sesame_registry_config *config_out);
+sesame_result sesame_registry_config_from_policy(const struct sesame_policy *policy,
+                                                 struct sesame_registry_config *config_out);
 sesame_result sesame_registry_open(const char *url,
                                    size_t url_len,
                                    const struct sesame_registry_config *config,

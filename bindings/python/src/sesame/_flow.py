@@ -72,8 +72,9 @@ _HEADERS_CAP = _native.HEADERS_CAP
 _BROWSER = _native.KINDS["browser"]
 _REMEMBER_ME = _native.KINDS["remember_me"]
 _csrf_secret = _native.lib.sesame_request_csrf_secret
+_csrf_token = _native.lib.sesame_request_csrf_token
+_csrf_check = _native.lib.sesame_request_csrf_check
 _CSRF_BYTES = _native.CSRF_SECRET_BYTES
-_UNREAD = object()
 _U64_MAX = _native.U64_MAX
 
 _WARNINGS = {
@@ -187,6 +188,26 @@ def _request_token(request: Any, which: int) -> str | None:
     return bytes(buffers.token_bytes[0 : buffers.token_len[0]]).decode("ascii")
 
 
+def _latin1(value: str | None) -> bytes | None:
+    return None if value is None else value.encode("latin-1", "replace")
+
+
+def _csrf_of(mw: Settings, request: Any) -> tuple[bytes | None, str | None]:
+    """The CSRF secret and a fresh token of a native request's device."""
+    secret = ffi.new("uint8_t[]", _CSRF_BYTES)
+    present = ffi.new("int *")
+    rc = _csrf_secret(request, secret, _CSRF_BYTES, present)
+    if rc:
+        raise_for(rc)
+    if not present[0]:
+        return None, None
+    buffers = _native.buffers()
+    rc = _csrf_token(mw.keyring._ring, request, buffers.token, _native.TOKEN_CAP, buffers.token_len)
+    if rc:
+        raise_for(rc)
+    return bytes(ffi.buffer(secret)), bytes(buffers.token_bytes[0 : buffers.token_len[0]]).decode("ascii")
+
+
 class RequestFlow:
     """One request's session and what the app can do with it, before the
     response headers go out: at most one login(); a logout() or reject()
@@ -202,7 +223,7 @@ class RequestFlow:
     _START = "the response started"  # for the errors of a decision come too late
     _action: int = _KEEP  # what finish does unless the app logs in
     _session: Session | None = None
-    _csrf: object = _UNREAD  # the CSRF secret once read (see csrf_secret)
+    _csrf_after: tuple[bytes | None, str | None] | None = None  # see _csrf
     #: Session cookies of other browsers this request carried (a detection).
     foreign_sessions = 0
     #: Whether the session cookie is re-issued on this response.
@@ -393,24 +414,53 @@ class RequestFlow:
 
     @property
     def csrf_secret(self) -> bytes | None:
-        """The CSRF secret (32 bytes) of the device this request carried,
-        or None without one (judge such a request with
-        :func:`sesame.csrf_origin_allowed`). Use it as the framework's CSRF
-        secret instead of one kept in a cookie set on GET responses, which
-        a shared cache replays to other browsers. Read it before the
-        response's cookies are decided (login, logout, the response's
-        start); the value read is kept for the rest of the request."""
-        if self._csrf is not _UNREAD:
-            return self._csrf  # type: ignore[return-value]
-        if self._lines is not None or self._started:
-            raise RuntimeError("sesame: csrf_secret after this request's cookies were decided")
-        out = ffi.new("uint8_t[]", _CSRF_BYTES)
-        present = ffi.new("int *")
-        rc = _csrf_secret(self._slot[0], out, _CSRF_BYTES, present)
+        """The CSRF secret (32 bytes) of the browser's device, or None
+        without one (judge such a request with :meth:`csrf_allows`). For
+        frameworks with their own token format (Django); others use
+        :attr:`csrf_token`. After a login or logout, the new device's."""
+        return self._csrf()[0]
+
+    @property
+    def csrf_token(self) -> str | None:
+        """A CSRF token for this browser's forms or an ``X-CSRFToken``
+        header (the core's: the device secret under a fresh mask), or None
+        before the browser has a device (its first POST is judged by its
+        origin). After a login or logout, the new device's. Read it before
+        the response starts, as a framework renders its page."""
+        return self._csrf()[1]
+
+    def csrf_allows(self, token: str | None) -> bool:
+        """The core's CSRF rule for this request, given the token its form
+        or header carried: GET and HEAD pass; with a device the token must
+        be one of its :attr:`csrf_token` values; without one, the request's
+        ``Sec-Fetch-Site``, ``Origin`` and ``Host`` headers are judged."""
+        if self._lines is not None:
+            raise RuntimeError("sesame: csrf_allows() after this request's cookies were decided")
+        raw = token.encode("ascii", "replace") if token else None
+        site, origin, host = (_latin1(value) for value in self._csrf_headers())
+        allowed = ffi.new("int *")
+        rc = _csrf_check(
+            self._slot[0], raw or NULL, len(raw) if raw else 0, site or NULL, len(site or b""),
+            origin or NULL, len(origin or b""), host or NULL, len(host or b""), allowed,
+        )  # fmt: skip
         if rc:
             raise_for(rc)
-        secret = self._csrf = bytes(ffi.buffer(out)) if present[0] else None
-        return secret
+        return bool(allowed[0] == 1)
+
+    def _csrf_headers(self) -> tuple[str | None, str | None, str | None]:
+        """The request's ``Sec-Fetch-Site``, ``Origin`` and ``Host`` headers
+        (None when absent), for :meth:`csrf_allows`. The middlewares
+        override it."""
+        return None, None, None
+
+    def _csrf(self) -> tuple[bytes | None, str | None]:
+        """The device's CSRF secret and a token: from the native request,
+        or, once its cookies are decided, what finish kept of them."""
+        if self._lines is not None:
+            if self._csrf_after is None:
+                raise RuntimeError(f"sesame: CSRF secret or token after {self._START}")
+            return self._csrf_after
+        return _csrf_of(self._mw, self._slot[0])
 
     @property
     def user_id(self) -> int | None:
@@ -590,6 +640,9 @@ class RequestFlow:
         lines = self._lines = _parse_lines(ffi.unpack(headers, size)) if size else []
         if flags[0]:
             _warn_once(flags[0])
+        if action == _LOGIN or action == _LOGOUT:
+            # A page rendered after a login or logout needs the new device's.
+            self._csrf_after = _csrf_of(mw, request)
         if action != _LOGIN:  # (login reads the new claims from it first)
             self._free.append(slot)
         return lines
@@ -630,7 +683,7 @@ class Settings:
         login_lifetime: int | None = None,
         remember_me_lifetime: int | None = None,
         on_detection: OnDetection | None = None,
-        registry: Registry | None = None,
+        registry: Registry | str | None = None,
         registry_check: RegistryCheck = "on_refresh",
         registry_fail_open: bool = False,
         on_theft: OnTheft | None = None,
@@ -643,11 +696,12 @@ class Settings:
         for name, value in (("login_lifetime", login_lifetime), ("remember_me_lifetime", remember_me_lifetime)):
             if value is not None and (type(value) is not int or not 0 <= value < _U64_MAX):
                 raise ValueError(f"{name} must be None or seconds in 0 .. 2**64-2, not {value!r}")
-        if registry is not None and not isinstance(registry, Registry):
-            raise TypeError(f"registry must be a sesame.Registry or None, not {type(registry).__name__}")
+        if registry is not None and not isinstance(registry, (Registry, str)):
+            raise TypeError(f"registry must be a sesame.Registry, a store URL or None, not {type(registry).__name__}")
         if registry_check not in ("on_refresh", "every_request"):
             raise ValueError(f"registry_check must be 'on_refresh' or 'every_request', not {registry_check!r}")
-        self.registry = registry
+        # A URL opens the store with the limits of this middleware's policy.
+        self.registry: Registry | None = Registry(registry, policy=rules.policy) if isinstance(registry, str) else registry
         self.registry_check = registry_check
         self._every_request = registry_check == "every_request"
         self.registry_fail_open = registry_fail_open

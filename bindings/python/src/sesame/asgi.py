@@ -105,6 +105,11 @@ class _ScopeFlow(RequestFlow):
         self._scope["sesame.session"] = session
         self._state["sesame_session"] = session
 
+    def _csrf_headers(self) -> tuple[str | None, str | None, str | None]:
+        headers = self._scope.get("headers") or []
+        found = [_header_values(headers, name) for name in (b"sec-fetch-site", b"origin", b"host")]
+        return tuple(values[0].decode("latin-1") if values else None for values in found)  # type: ignore[return-value]
+
 
 class AsyncSessionHandle:
     """``request.state.sesame_auth`` (``scope["sesame.auth"]``): this
@@ -150,6 +155,16 @@ class AsyncSessionHandle:
         (then judge by :func:`sesame.csrf_origin_allowed`); see
         ``SessionHandle.csrf_secret``. Read it before deciding."""
         return self._flow.csrf_secret
+
+    @property
+    def csrf_token(self) -> str | None:
+        """A CSRF token for this browser's forms (see ``SessionHandle.csrf_token``)."""
+        return self._flow.csrf_token
+
+    def csrf_allows(self, token: str | None) -> bool:
+        """The core's CSRF rule for this request and the token it carried
+        (see ``SessionHandle.csrf_allows``)."""
+        return self._flow.csrf_allows(token)
 
     @property
     def foreign_sessions(self) -> int:
@@ -218,7 +233,7 @@ class SessionMiddleware(Settings):
         login_lifetime: int | None = None,
         remember_me_lifetime: int | None = None,
         on_detection: OnDetection | None = None,
-        registry: Registry | None = None,
+        registry: Registry | str | None = None,
         registry_check: RegistryCheck = "on_refresh",
         registry_fail_open: bool = False,
         on_theft: OnTheft | None = None,

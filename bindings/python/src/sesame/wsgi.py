@@ -103,6 +103,10 @@ class SessionHandle(RequestFlow):
     def _publish(self, session: Session | None) -> None:
         self._environ["sesame.session"] = session
 
+    def _csrf_headers(self) -> tuple[str | None, str | None, str | None]:
+        environ = self._environ
+        return environ.get("HTTP_SEC_FETCH_SITE"), environ.get("HTTP_ORIGIN"), environ.get("HTTP_HOST")
+
     def _start_response(self, status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], object]:
         """The app's start_response: the app's headers are known and its
         decision is made, so the request is finished here and the server's
@@ -131,8 +135,9 @@ class SessionMiddleware(Settings):
     each request carrying other browsers' session cookies. ``clock``: unix
     seconds (tests).
 
-    ``registry``: a :class:`sesame.Registry` (None: stateless, as without
-    it). Logins are registered (device: ``HTTP_USER_AGENT``, ip:
+    ``registry``: a :class:`sesame.Registry`, or a store URL
+    (``"sqlite:///path"``, ``"redis://host:port/db"``) opened with this
+    policy's limits (None: stateless, as without it). Logins are registered (device: ``HTTP_USER_AGENT``, ip:
     ``REMOTE_ADDR``, kind from ``remember_me``), refreshes recorded,
     logouts final in the store, and ``environ["sesame.auth"]`` gains
     :meth:`SessionHandle.sessions`, :meth:`~SessionHandle.revoke` and
@@ -174,7 +179,7 @@ class SessionMiddleware(Settings):
         login_lifetime: int | None = None,
         remember_me_lifetime: int | None = None,
         on_detection: OnDetection | None = None,
-        registry: Registry | None = None,
+        registry: Registry | str | None = None,
         registry_check: RegistryCheck = "on_refresh",
         registry_fail_open: bool = False,
         on_theft: OnTheft | None = None,
