@@ -6,8 +6,8 @@
 //! bytes each store keeps per session.
 //!
 //! Run: `cargo bench --features registry-sqlite,registry-redis --bench registry`
-//! (`SESAME_BENCH_QUICK=1` shortens it; without the features only the memory
-//! store runs; without a `redis-server` binary the Redis rows are skipped).
+//! (`SESAME_BENCH_QUICK=1` shortens it; without a `redis-server` binary the
+//! Redis rows are skipped).
 
 mod support;
 
@@ -59,14 +59,12 @@ fn scratch(name: &str) -> std::path::PathBuf {
 }
 
 /// A redis-server for the bench, stopped by PID when dropped.
-#[cfg(feature = "registry-redis")]
 struct RedisServer {
     port: u16,
     child: std::process::Child,
     dir: std::path::PathBuf,
 }
 
-#[cfg(feature = "registry-redis")]
 impl RedisServer {
     fn start() -> Option<RedisServer> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -122,7 +120,6 @@ impl RedisServer {
     }
 }
 
-#[cfg(feature = "registry-redis")]
 impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -134,7 +131,6 @@ impl Drop for RedisServer {
 /// The stores to measure: (name, URL).
 struct Stores {
     urls: Vec<(&'static str, String)>,
-    #[cfg(feature = "registry-redis")]
     redis: Option<RedisServer>,
     dirs: Vec<std::path::PathBuf>,
 }
@@ -143,11 +139,9 @@ impl Stores {
     fn new() -> Stores {
         let mut stores = Stores {
             urls: vec![("memory", "memory://?capacity=100000".into())],
-            #[cfg(feature = "registry-redis")]
             redis: RedisServer::start(),
             dirs: Vec::new(),
         };
-        #[cfg(feature = "registry-sqlite")]
         {
             let dir = scratch("sqlite");
             stores.urls.push((
@@ -156,7 +150,6 @@ impl Stores {
             ));
             stores.dirs.push(dir);
         }
-        #[cfg(feature = "registry-redis")]
         if let Some(redis) = &stores.redis {
             stores.urls.push(("redis", redis.url()));
         }
@@ -188,8 +181,6 @@ fn footprint(stores: &Stores) {
         std::mem::size_of::<Entry>(),
         std::mem::size_of::<Entry>()
     );
-    let _ = stores;
-    #[cfg(feature = "registry-sqlite")]
     {
         let mut per = Vec::new();
         for per_user in [1u64, 10] {
@@ -213,7 +204,6 @@ fn footprint(stores: &Stores) {
             per[0], per[1]
         );
     }
-    #[cfg(feature = "registry-redis")]
     if let Some(redis) = &stores.redis {
         let mut per = Vec::new();
         for (i, per_user) in [1u64, 10].into_iter().enumerate() {
@@ -234,7 +224,6 @@ fn footprint(stores: &Stores) {
 }
 
 /// The database's bytes on disk once the WAL is checkpointed into it.
-#[cfg(feature = "registry-sqlite")]
 fn sqlite_bytes(db: &std::path::Path) -> u64 {
     let conn = rusqlite::Connection::open(db).unwrap();
     let _: (i64, i64, i64) = conn

@@ -10,14 +10,17 @@
 #      directory on disk under target/), stopped by its PID at the end.
 #
 #   bash scripts/bench-registry.sh          (SESAME_BENCH_QUICK=1 shortens part 1)
+#   bash scripts/bench-registry.sh rack     (part 2 only; ROUNDS=N REQUESTS=N as the Ruby bench takes)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 echo "== load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
-echo "== 1. criterion: cargo bench --features registry-sqlite,registry-redis --bench registry"
-cargo bench --quiet --features registry-sqlite,registry-redis --bench registry 2>&1 \
-  | grep -vE '^\s*(Warming|Collecting|Analyzing|Found|[0-9]+ \(|Benchmarking)|^$'
+if [ "${1:-}" != rack ]; then
+  echo "== 1. criterion: cargo bench --features registry-sqlite,registry-redis --bench registry"
+  cargo bench --quiet --features registry-sqlite,registry-redis --bench registry 2>&1 \
+    | grep -vE '^\s*(Warming|Collecting|Analyzing|Found|[0-9]+ \(|Benchmarking|change:|Performance|No change|Change within)|^$'
+fi
 
 echo "== 2. Rack: bindings/ruby/bench/rack_middleware.rb"
 make -C bindings/c --no-print-directory lib

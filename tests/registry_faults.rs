@@ -9,9 +9,8 @@
 //! expected one, and every revocation acknowledged before the fault still
 //! holds after it. After the fault the same handles work again (Redis
 //! reconnects, SQLite retries), without reopening anything.
-#![cfg(unix)]
+#![cfg(all(unix, feature = "registry-sqlite", feature = "registry-redis"))]
 
-#[allow(dead_code)]
 mod registry_common;
 
 use sesame::registry::{
@@ -19,7 +18,7 @@ use sesame::registry::{
     SessionKind, Verdict,
 };
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 type Handle = Registry<Box<dyn RegistryStore + Send>>;
@@ -276,7 +275,6 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 
 /// A redis-server that can be killed and started again on the same port
 /// and directory (so it reloads what it persisted). Stopped by PID.
-#[cfg(feature = "registry-redis")]
 struct Redis {
     port: u16,
     dir: std::path::PathBuf,
@@ -284,7 +282,6 @@ struct Redis {
     child: Option<std::process::Child>,
 }
 
-#[cfg(feature = "registry-redis")]
 impl Redis {
     /// `config`: a config file to start from (None: redis's built-in
     /// defaults); `args`: overrides.
@@ -370,7 +367,6 @@ impl Redis {
     }
 }
 
-#[cfg(feature = "registry-redis")]
 impl Drop for Redis {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -385,7 +381,6 @@ impl Drop for Redis {
 /// Redis answers, so a SIGKILL (or a stop) under load loses nothing that
 /// was acknowledged; the stores fail closed while it is down, and the same
 /// handles reconnect after the restart.
-#[cfg(feature = "registry-redis")]
 #[test]
 fn redis_killed_and_stopped_under_load_loses_no_acknowledged_revocation() {
     if !have("redis-server") {
@@ -494,7 +489,6 @@ fn redis_killed_and_stopped_under_load_loses_no_acknowledged_revocation() {
 /// built-in save points 3600 1 / 300 100 / 60 10000) and AOF with
 /// appendfsync everysec. Sessions logged in before a snapshot, revoked
 /// after it, then the server killed.
-#[cfg(feature = "registry-redis")]
 #[test]
 fn redis_persistence_settings_measured() {
     if !have("redis-server") {
@@ -594,7 +588,6 @@ fn redis_persistence_settings_measured() {
 /// registry's file: writers wait the busy timeout, then `Busy` (across the
 /// C ABI: SESAME_REGISTRY_UNAVAILABLE), denied by default; readers are not
 /// blocked (WAL); after the lock is released the same handles write again.
-#[cfg(feature = "registry-sqlite")]
 #[test]
 fn sqlite_locked_by_another_process_waits_then_fails_clearly() {
     use std::io::Write;
@@ -736,10 +729,8 @@ fn sqlite_locked_by_another_process_waits_then_fails_clearly() {
 }
 
 /// A mounted tmpfs, unmounted (and its directory removed) when dropped.
-#[cfg(feature = "registry-sqlite")]
 struct TinyFs(std::path::PathBuf);
 
-#[cfg(feature = "registry-sqlite")]
 impl TinyFs {
     fn mount(size: &str) -> Option<TinyFs> {
         let dir = temp_dir("tinyfs");
@@ -763,7 +754,6 @@ impl TinyFs {
     }
 }
 
-#[cfg(feature = "registry-sqlite")]
 impl Drop for TinyFs {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
@@ -772,7 +762,6 @@ impl Drop for TinyFs {
 }
 
 /// Fills the filesystem with a file of zeros; returns its path.
-#[cfg(feature = "registry-sqlite")]
 fn fill(dir: &std::path::Path) -> std::path::PathBuf {
     use std::io::Write;
     let path = dir.join("filler");
@@ -797,7 +786,6 @@ fn fill(dir: &std::path::Path) -> std::path::PathBuf {
 /// write still answer, failing checks deny unless configured open; after
 /// space is freed the same handles write again, and the file passes
 /// `PRAGMA integrity_check` with every acknowledged write in it.
-#[cfg(feature = "registry-sqlite")]
 #[test]
 fn sqlite_on_a_full_disk_fails_clearly_and_recovers_without_corruption() {
     let Some(fs) = TinyFs::mount("16m") else {
