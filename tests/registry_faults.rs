@@ -437,7 +437,7 @@ fn redis_killed_and_stopped_under_load_loses_no_acknowledged_revocation() {
         redis.launch();
         let up = Instant::now();
         eprintln!("  down for {:?}", up - down);
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(800));
         let reports = load.finish();
         for rep in &reports {
             assert!(
@@ -640,34 +640,25 @@ fn sqlite_locked_by_another_process_waits_then_fails_clearly() {
     let mut shell = std::process::Command::new("sqlite3")
         .arg(&db)
         .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start sqlite3");
     let mut stdin = shell.stdin.take().unwrap();
-    // The shell's own busy timeout lets it wait for the load's writers.
-    writeln!(
-        stdin,
-        ".timeout 5000\nBEGIN EXCLUSIVE;\nSELECT count(*) FROM sesame_sessions;"
+    // The shell's own busy timeout lets it wait for the load's writers; it
+    // prints "locked" once BEGIN EXCLUSIVE holds (the shell flushes each
+    // statement's output).
+    writeln!(stdin, ".timeout 5000\nBEGIN EXCLUSIVE;\nSELECT 'locked';").unwrap();
+    stdin.flush().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(shell.stdout.take().unwrap()),
+        &mut line,
     )
     .unwrap();
-    stdin.flush().unwrap();
-    let mut writer = open(&url);
-    let mut n = 0;
-    wait_until(
-        "the sqlite3 shell holds the lock",
-        Duration::from_secs(10),
-        || {
-            n += 1;
-            let l = Login {
-                user_id: 900,
-                session_id: sid(900_000 + n),
-                kind: SessionKind::Browser,
-                fingerprint: fp(900_000 + n, 1),
-                device: "",
-                ip: "",
-            };
-            writer.register(&l, now()) == Err(RegistryError::Busy)
-        },
+    assert_eq!(
+        line.trim(),
+        "locked",
+        "the sqlite3 shell did not take the lock"
     );
     let locked = Instant::now();
     // Writers: wait the busy timeout, then a clear error, denied by default.
@@ -699,7 +690,7 @@ fn sqlite_locked_by_another_process_waits_then_fails_clearly() {
     assert!(shell.wait().unwrap().success());
     let released = Instant::now();
     eprintln!("  locked for {:?}", released - locked);
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(700));
     let reports = load.finish();
     for rep in &reports {
         assert!(
@@ -883,7 +874,7 @@ fn sqlite_on_a_full_disk_fails_clearly_and_recovers_without_corruption() {
     std::thread::sleep(Duration::from_millis(300));
     std::fs::remove_file(&filler).unwrap();
     let freed = Instant::now();
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(700));
     let reports = load.finish();
     for rep in &reports {
         assert!(
