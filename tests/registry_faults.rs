@@ -85,12 +85,23 @@ impl Load {
     }
 
     /// Stops the workers; panics if one panicked.
-    fn finish(self) -> Vec<Report> {
+    fn finish(mut self) -> Vec<Report> {
         self.stop.store(true, Ordering::SeqCst);
-        self.threads
+        std::mem::take(&mut self.threads)
             .into_iter()
             .map(|t| t.join().expect("a load thread panicked"))
             .collect()
+    }
+}
+
+/// A test that fails midway still stops its workers (and closes their
+/// handles, so a tmpfs can be unmounted).
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in std::mem::take(&mut self.threads) {
+            let _ = t.join();
+        }
     }
 }
 
