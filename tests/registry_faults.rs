@@ -9,7 +9,12 @@
 //! expected one, and every revocation acknowledged before the fault still
 //! holds after it. After the fault the same handles work again (Redis
 //! reconnects, SQLite retries), without reopening anything.
-#![cfg(all(unix, feature = "registry-sqlite", feature = "registry-redis"))]
+#![cfg(all(
+    unix,
+    feature = "capi",
+    feature = "registry-sqlite",
+    feature = "registry-redis"
+))]
 
 mod registry_common;
 
@@ -254,6 +259,29 @@ fn count_losses(r: &mut Handle, revoked: &[Acked], live: &[Acked]) -> (usize, us
         }
     }
     (lost_revocations, lost_logins)
+}
+
+/// `revoke` through the C ABI, on a handle of its own: the result code.
+fn c_revoke(url: &str, user: u64, session: &[u8; 16], now: u64) -> sesame::ffi::sesame_result {
+    use sesame::ffi::*;
+    let mut handle = std::ptr::null_mut();
+    // SAFETY: `url` is valid for its length; NULL config means the
+    // defaults; `handle` is a valid out-pointer.
+    let rc = unsafe {
+        sesame_registry_open(
+            url.as_ptr().cast(),
+            url.len(),
+            std::ptr::null(),
+            &mut handle,
+        )
+    };
+    assert_eq!(rc, sesame_result::SESAME_OK);
+    let mut revoked = 0u32;
+    // SAFETY: a live handle; `session` is 16 bytes; `revoked` is a valid out-pointer.
+    let rc = unsafe { sesame_registry_revoke(handle, user, session.as_ptr(), now, &mut revoked) };
+    // SAFETY: from sesame_registry_open, freed once.
+    unsafe { sesame_registry_free(handle) };
+    rc
 }
 
 fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
@@ -687,6 +715,11 @@ fn sqlite_locked_by_another_process_waits_then_fails_clearly() {
         "the session store stayed locked past its timeout"
     );
     assert_eq!(r.revoke(probe.0, &probe.1, now()), Err(RegistryError::Busy));
+    // Every language sees it as SESAME_REGISTRY_UNAVAILABLE.
+    assert_eq!(
+        c_revoke(&url, probe.0, &probe.1, now()),
+        sesame::ffi::sesame_result::SESAME_REGISTRY_UNAVAILABLE
+    );
     // Readers are not blocked (WAL): a seen token within the touch interval,
     // peek and list read only.
     assert_eq!(
@@ -882,6 +915,15 @@ fn sqlite_on_a_full_disk_fails_clearly_and_recovers_without_corruption() {
         unseen.len()
     );
     assert!(refused > 0, "every first-sight check wrote on a full disk");
+    // Every language sees it as SESAME_REGISTRY_FULL.
+    let c_full = unseen
+        .iter()
+        .map(|(user, s, _)| c_revoke(&url, *user, s, now()))
+        .find(|rc| *rc != sesame::ffi::sesame_result::SESAME_OK);
+    assert_eq!(
+        c_full,
+        Some(sesame::ffi::sesame_result::SESAME_REGISTRY_FULL)
+    );
     std::thread::sleep(Duration::from_millis(300));
     std::fs::remove_file(&filler).unwrap();
     let freed = Instant::now();
