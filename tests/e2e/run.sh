@@ -14,6 +14,12 @@
 #   E2E_USERS=2 E2E_DURATION=20 E2E_CROWD=20 E2E_CROWD_DURATION=15
 #   E2E_VALGRIND=1           run the C server under valgrind memcheck (leaks fail the run)
 #   E2E_NO_INSTALL=1         skip apt-get/pip (everything already there)
+#   E2E_FRAMEWORKS=flask,django,django-stock  the Flask and Django origins (CSRF
+#                            forms, the frameworks' own cookies on cached pages) and
+#                            stock Django as their control, run first in a short pass:
+#                            E2E_FRAMEWORK_USERS=3 E2E_FRAMEWORK_DURATION=5; empty to
+#                            skip. Flask, Django and gunicorn come from
+#                            bindings/python/requirements-frameworks.txt.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -45,6 +51,14 @@ if [ "${#need_apt[@]}" -gt 0 ] && [ -z "${E2E_NO_INSTALL:-}" ]; then
   if [ -n "$made_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; made_policy=""; fi
 fi
 
+FRAMEWORKS="${E2E_FRAMEWORKS-flask,django,django-stock}"
+if [ -n "$FRAMEWORKS" ] && [ -z "${E2E_NO_INSTALL:-}" ] \
+    && ! "$HERE/.venv/bin/python" -c 'import flask, flask_login, django, gunicorn' 2>/dev/null; then
+  echo "== pip install Flask, Flask-Login, Django and gunicorn into tests/e2e/.venv"
+  [ -x "$HERE/.venv/bin/python" ] || python3 -m venv "$HERE/.venv"
+  "$HERE/.venv/bin/pip" install -q -r "$ROOT/bindings/python/requirements-frameworks.txt"
+fi
+
 GUNICORN_ARGS=()
 case ",$ORIGINS," in
   *,wsgi,*|*,all,*)
@@ -67,7 +81,16 @@ fi
 
 SESAME_KEYSET="$("$ROOT/target/release/sesame" keyset new)"
 export SESAME_KEYSET
-exec python3 "$HERE/run.py" --origins "$ORIGINS" \
+status=0
+if [ -n "$FRAMEWORKS" ]; then
+  # Probes every 20th request: in a short run, more of the page misses the
+  # cache stores are then refreshes (which the cache replays), not only the
+  # frameworks' own cookies.
+  python3 "$HERE/run.py" --origins "$FRAMEWORKS" --gunicorn "$HERE/.venv/bin/gunicorn" --probe-every 20 \
+    --users "${E2E_FRAMEWORK_USERS:-3}" --duration "${E2E_FRAMEWORK_DURATION:-5}" "$@" || status=1
+fi
+python3 "$HERE/run.py" --origins "$ORIGINS" \
   --users "${E2E_USERS:-2}" --duration "${E2E_DURATION:-20}" \
   --crowd "${E2E_CROWD:-20}" --crowd-duration "${E2E_CROWD_DURATION:-15}" \
-  "${GUNICORN_ARGS[@]}" "${WRAP[@]}" "$@"
+  "${GUNICORN_ARGS[@]}" "${WRAP[@]}" "$@" || status=1
+exit "$status"
