@@ -2,9 +2,9 @@
 
 # The app of the Puma cluster test (cluster_test.rb): Sesame::Rack::Session
 # with a registry, loaded once in Puma's master (preload_app!) and forked
-# into the workers. One keyring and one Sesame::Registry, opened and used in
-# the master before the fork; three middleware stacks over them, chosen per
-# request by the X-Mode header:
+# into the workers. One keyring and one Sesame::Registry (opened by the
+# middleware from the store's URL, and used, in the master before the fork);
+# four middleware stacks over them, chosen per request by the X-Mode header:
 #
 #   every    registry_check: :every_request (fail closed)
 #   open     registry_check: :every_request, registry_fail_open: true
@@ -21,10 +21,6 @@ require "sesame"
 require "sesame/rack/session"
 
 KEYRING = Sesame::Keyring.new.add_key(1, [ENV.fetch("SESAME_TEST_KEY")].pack("H*"))
-REGISTRY = Sesame::Registry.new(ENV.fetch("SESAME_REGISTRY_URL"))
-# Used in the master: the connection the workers inherit is a live one.
-REGISTRY.prune
-REGISTRY.list(1)
 LOGGER = Logger.new($stderr, level: Logger::WARN)
 
 def text(status, body)
@@ -56,9 +52,17 @@ APP = lambda do |env|
   end
 end
 
+# The middleware given the store's URL opens the registry itself (here, in
+# the master); the other stacks share that one Sesame::Registry.
+EVERY = Sesame::Rack::Session.new(APP, keyring: KEYRING, registry: ENV.fetch("SESAME_REGISTRY_URL"),
+                                       registry_check: :every_request, logger: LOGGER)
+REGISTRY = EVERY.registry
+# Used in the master: the connection the workers inherit is a live one.
+REGISTRY.prune
+REGISTRY.list(1)
+
 STACKS = {
-  "every" => Sesame::Rack::Session.new(APP, keyring: KEYRING, registry: REGISTRY, registry_check: :every_request,
-                                            logger: LOGGER),
+  "every" => EVERY,
   "open" => Sesame::Rack::Session.new(APP, keyring: KEYRING, registry: REGISTRY, registry_check: :every_request,
                                            registry_fail_open: true, logger: LOGGER),
   "refresh" => Sesame::Rack::Session.new(APP, keyring: KEYRING, registry: REGISTRY, registry_check: :on_refresh,
