@@ -11,4 +11,4 @@ if [ -z "${SESAME_LIB:-}" ]; then
   make -C "$root/bindings/c" --no-print-directory lib
   export SESAME_LIB="$root/target/release/libsesame.so"
 fi
-exec ruby "$root/bindings/ruby/test/cluster/cluster_test.rb"
+exec ruby -w "$root/bindings/ruby/test/cluster/cluster_test.rb"

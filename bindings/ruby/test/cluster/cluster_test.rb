@@ -171,6 +171,7 @@ class Worker
   # [status, body, response]; asserts it came from this worker.
   def request(client, method, path, mode: "every")
     req = method == :post ? Net::HTTP::Post.new(path) : Net::HTTP::Get.new(path)
+    req.set_form_data({}) if method == :post
     req["cookie"] = client.cookie unless client.jar.empty?
     req["x-mode"] = mode
     req["user-agent"] = "cluster-test"
