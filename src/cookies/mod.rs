@@ -91,7 +91,7 @@ mod detect;
 mod request;
 mod response;
 
-pub use csrf::{origin_allowed, CSRF_SECRET_BYTES};
+pub use csrf::{csrf_token_matches, origin_allowed, CsrfToken, CSRF_SECRET_BYTES, CSRF_TOKEN_LEN};
 pub use detect::{Detection, DetectionReporter};
 pub use request::{cookie_pairs, CookiePairs, DeviceStatus, Method, RequestCookies};
 #[cfg(feature = "capi")]
