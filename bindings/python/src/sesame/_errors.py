@@ -185,7 +185,8 @@ class RegistryUnavailable(SesameError):
 
 
 class RegistryFull(SesameError):
-    """The registry's memory store is full of live sessions."""
+    """The registry cannot take a write: its memory store is full of live
+    sessions, or its SQLite file's disk is full."""
 
 
 class InvalidRegistryUrl(UsageError):

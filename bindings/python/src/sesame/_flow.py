@@ -344,7 +344,7 @@ class RequestFlow:
                     self._keep_unrefreshed()
                 return session
             log.error("sesame: registry %s failed (%s); continuing without a session (fail closed)", what, error)
-            self._registry_reject()
+            self._store_down()
             return None
         if verdict is Verdict.LIVE:
             return session
@@ -363,6 +363,14 @@ class RequestFlow:
         """Serve, but do not send the token begin refreshed: the browser
         keeps the one the store knows (GRACE: another request refreshed
         first, and the browser has, or is getting, that one)."""
+        self.refreshed = False
+        self._action = _KEEP_UNREFRESHED
+
+    def _store_down(self) -> None:
+        """Fail closed for this request only: served as logged out, the
+        cookie left as it is (not deleted, no new token). A store outage
+        must not log every browser out for good: once the store answers
+        again, the same cookie is judged again."""
         self.refreshed = False
         self._action = _KEEP_UNREFRESHED
 
