@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from ._native import lib
+from ._native import c_string, lib
 
 __all__ = [
     "SesameError",
@@ -262,12 +262,12 @@ _CLASSES: dict[str, type[SesameError]] = {
 }
 
 for _code in range(256):
-    _raw = lib.sesame_result_name(_code)
+    _raw = c_string(lib.sesame_result_name(_code))
     if _raw is None:
         continue
-    _result_name = _raw.decode("ascii")
+    _result_name = _raw
     RESULT_NAMES[_code] = _result_name
-    MESSAGES[_code] = (lib.sesame_strerror(_code) or b"").decode("utf-8", "replace")
+    MESSAGES[_code] = c_string(lib.sesame_strerror(_code)) or ""
     if _code == 0:
         continue
     _cls = _CLASSES.get(_class_name(_result_name))
