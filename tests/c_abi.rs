@@ -1121,3 +1121,82 @@ fn the_csrf_secret_comes_from_the_device_and_remember_me_cookies_last() {
         sesame_keyring_free(ring);
     }
 }
+
+/// A refresh keeps the session's kind, so a remember-me cookie refreshed by
+/// `begin` and set by `finish` still lasts the remember-me lifetime (less
+/// what has passed), not the browser idle timeout that would drop it after
+/// a day away.
+#[test]
+fn a_refreshed_remember_me_cookie_keeps_its_lifetime() {
+    let mut ring = ptr::null_mut();
+    let mut rules = ptr::null_mut();
+    // SAFETY: every pointer is valid for its call; each request's Cookie
+    // header outlives its finish.
+    unsafe {
+        assert_eq!(sesame_keyring_new(&mut ring), SESAME_OK);
+        assert_eq!(
+            sesame_keyring_add_key(ring, 1, K1.as_ptr(), K1.len()),
+            SESAME_OK
+        );
+        let p = policy();
+        assert_eq!(
+            sesame_cookie_rules_new(&p, ptr::null(), 0, ptr::null(), 0, &mut rules),
+            SESAME_OK
+        );
+        let finish = |request: &mut sesame_request, action: u32, kind: u8, now: u64| {
+            let mut out = vec![0u8; 4096];
+            let (mut len, mut flags) = (0usize, 0u32);
+            let rc = sesame_request_finish(
+                ring,
+                rules,
+                request,
+                action,
+                5,
+                kind,
+                SESAME_NO_LIMIT,
+                ptr::null(),
+                0,
+                now,
+                out.as_mut_ptr().cast(),
+                out.len(),
+                &mut len,
+                &mut flags,
+            );
+            assert_eq!(rc, SESAME_OK);
+            String::from_utf8(out[..len].to_vec()).unwrap()
+        };
+        let later = NOW + 20 * 60;
+        for (kind, max_age) in [
+            (
+                SESAME_SESSION_KIND_REMEMBER_ME,
+                p.remember_me_absolute_lifetime - (later - NOW),
+            ),
+            (SESAME_SESSION_KIND_BROWSER, p.idle_timeout),
+        ] {
+            let mut jar = Jar::default();
+            let mut login = begin(ring, rules, "POST", "", NOW);
+            jar.apply(&finish(&mut login, SESAME_ACTION_LOGIN, kind, NOW));
+            let header = jar.header();
+            let mut request = begin(ring, rules, "GET", &header, later);
+            assert_eq!(request.session, SESAME_SESSION_REFRESHED);
+            assert_eq!(request.claims.kind, kind);
+            // The login's kind argument is ignored on a refresh.
+            let lines = finish(
+                &mut request,
+                SESAME_ACTION_KEEP,
+                SESAME_SESSION_KIND_BROWSER,
+                later,
+            );
+            let session_line = lines
+                .lines()
+                .find(|l| l.contains("__Host-sesame-s-"))
+                .expect("the refreshed token is set");
+            assert!(
+                session_line.contains(&format!("Max-Age={max_age};")),
+                "{kind}: {session_line}"
+            );
+        }
+        sesame_cookie_rules_free(rules);
+        sesame_keyring_free(ring);
+    }
+}
