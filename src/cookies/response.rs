@@ -23,8 +23,11 @@ pub struct Issued<'t> {
 }
 
 impl<'t> Issued<'t> {
-    /// A token whose remaining lifetime is not known (the idle timeout
-    /// alone bounds its cookie).
+    /// A browser session's token whose remaining lifetime is not known (the
+    /// browser idle timeout alone bounds its cookie). A remember-me token
+    /// needs [`with_claims`](Self::with_claims) or
+    /// [`for_new_session`](Self::for_new_session), or its cookie would get
+    /// the browser session's Max-Age.
     pub const fn new(token: &'t str) -> Self {
         Issued {
             token,

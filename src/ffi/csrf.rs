@@ -184,14 +184,16 @@ pub unsafe extern "C" fn sesame_request_csrf_check(
 /// `Origin` whose host[:port] equals `Host`, case-insensitively, when
 /// `Origin` is present; else (no browser headers at all) allowed.
 ///
+/// `method` is the request's method (NULL gives `SESAME_NULL_ARGUMENT`).
 /// Each header is its value's bytes, or NULL with length 0 when absent.
 /// Apply it to requests without a device (`sesame_request_csrf_secret`
 /// found none: a first visit's login form) instead of a token check; it may
 /// also be applied to every request as a second line of defence.
 ///
 /// # Safety
-/// Every pointer is NULL (length 0) or valid for its length; `allowed_out`
-/// is NULL or valid for a write.
+/// `method` is NULL or valid for `method_len` bytes; every header is NULL
+/// (length 0) or valid for its length; `allowed_out` is NULL or valid for a
+/// write.
 #[no_mangle]
 pub unsafe extern "C" fn sesame_csrf_origin_allowed(
     method: *const c_char,
