@@ -1200,3 +1200,104 @@ fn a_refreshed_remember_me_cookie_keeps_its_lifetime() {
         sesame_keyring_free(ring);
     }
 }
+
+/// The CSRF calls write nothing when they fail: no secret, no length, no
+/// verdict a caller could mistake for an answer.
+#[test]
+fn csrf_calls_write_nothing_on_failure() {
+    let mut ring = ptr::null_mut();
+    let mut rules = ptr::null_mut();
+    // SAFETY: every pointer is valid for its call, or NULL where tested.
+    unsafe {
+        assert_eq!(sesame_keyring_new(&mut ring), SESAME_OK);
+        assert_eq!(
+            sesame_keyring_add_key(ring, 1, K1.as_ptr(), K1.len()),
+            SESAME_OK
+        );
+        let p = policy();
+        assert_eq!(
+            sesame_cookie_rules_new(&p, ptr::null(), 0, ptr::null(), 0, &mut rules),
+            SESAME_OK
+        );
+        let header = "__Host-sesame-device=AAAAAAAAAAAAAAAAAAAAAQ";
+        let request = begin(ring, rules, "POST", header, NOW);
+
+        let (mut secret, mut present) = ([7u8; 32], -1);
+        let rc = sesame_request_csrf_secret(&request, secret.as_mut_ptr(), 31, &mut present);
+        assert_eq!(
+            (rc, present, secret),
+            (SESAME_BUFFER_TOO_SMALL, -1, [7u8; 32])
+        );
+        let rc = sesame_request_csrf_secret(&request, secret.as_mut_ptr(), 32, ptr::null_mut());
+        assert_eq!((rc, secret), (SESAME_NULL_ARGUMENT, [7u8; 32]));
+
+        let mut token = [7u8; SESAME_CSRF_TOKEN_LEN + 1];
+        let mut len = usize::MAX;
+        for (ring, cap) in [
+            (ring.cast_const(), SESAME_CSRF_TOKEN_LEN),
+            (ptr::null(), token.len()),
+        ] {
+            let rc =
+                sesame_request_csrf_token(ring, &request, token.as_mut_ptr().cast(), cap, &mut len);
+            assert_ne!(rc, SESAME_OK);
+            assert_eq!((len, token), (usize::MAX, [7u8; SESAME_CSRF_TOKEN_LEN + 1]));
+        }
+
+        let post = "POST";
+        let mut allowed = -1;
+        // A header given as NULL with a length is an error, not "absent".
+        let rc = sesame_request_csrf_check(
+            &request,
+            ptr::null(),
+            0,
+            ptr::null(),
+            11,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut allowed,
+        );
+        assert_eq!((rc, allowed), (SESAME_NULL_ARGUMENT, -1));
+        let rc = sesame_csrf_origin_allowed(
+            post.as_ptr().cast(),
+            post.len(),
+            ptr::null(),
+            0,
+            ptr::null(),
+            6,
+            ptr::null(),
+            0,
+            &mut allowed,
+        );
+        assert_eq!((rc, allowed), (SESAME_NULL_ARGUMENT, -1));
+        let rc = sesame_csrf_origin_allowed(
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut allowed,
+        );
+        assert_eq!((rc, allowed), (SESAME_NULL_ARGUMENT, -1));
+        // A request never begun (zeroed, as a binding allocates it) is refused.
+        let zeroed: sesame_request = std::mem::zeroed();
+        let rc = sesame_request_csrf_secret(&zeroed, secret.as_mut_ptr(), 32, &mut present);
+        assert_eq!((rc, present), (SESAME_INVALID_ARGUMENT, -1));
+
+        let mut config = std::mem::MaybeUninit::<sesame_registry_config>::uninit();
+        assert_eq!(
+            sesame_registry_config_from_policy(ptr::null(), config.as_mut_ptr()),
+            SESAME_NULL_ARGUMENT
+        );
+        assert_eq!(
+            sesame_registry_config_from_policy(&p, ptr::null_mut()),
+            SESAME_NULL_ARGUMENT
+        );
+        sesame_cookie_rules_free(rules);
+        sesame_keyring_free(ring);
+    }
+}
