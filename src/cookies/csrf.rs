@@ -288,6 +288,20 @@ mod tests {
             None
         ));
         assert!(!origin_allowed(post, None, Some(b"http://"), Some(b"")));
+        // Browsers send neither userinfo nor a path in Origin; either one
+        // makes the text differ from Host, so it is refused.
+        assert!(!origin_allowed(
+            post,
+            None,
+            Some(b"http://evil.test@example.com:8080"),
+            h
+        ));
+        assert!(!origin_allowed(
+            post,
+            None,
+            Some(b"http://example.com:8080/"),
+            h
+        ));
         // Not a serialized origin (no scheme): Go's url.Parse refuses it.
         assert!(!origin_allowed(post, None, Some(b"://example.com:8080"), h));
         assert!(origin_allowed(post, None, None, h));
