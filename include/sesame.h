@@ -571,8 +571,9 @@ sesame_result sesame_cookie_rules_names(const struct sesame_cookie_rules *rules,
 // new at a login or logout) to `secret_out`
 // (capacity `secret_cap`, at least `SESAME_CSRF_SECRET_BYTES`) and 1 to
 // `*present_out`; or, when the request carried no valid device cookie,
-// writes 0 to `*present_out` and nothing to `secret_out`: judge such a
-// request with `sesame_csrf_origin_allowed`.
+// writes 0 to `*present_out` and nothing to `secret_out` (before `finish`
+// even if its response will issue a device): judge such a request with
+// `sesame_csrf_origin_allowed`.
 //
 // Use it as the framework's CSRF secret (mask it into forms as the
 // framework does) instead of a secret kept in a cookie the framework sets
@@ -589,13 +590,17 @@ sesame_result sesame_request_csrf_secret(const struct sesame_request *request,
                                          size_t secret_cap,
                                          int *present_out);
 
-// Writes a fresh CSRF form token for the browser's device (as for
-// `sesame_request_csrf_secret`: after a login's `finish`, the new one; its
-// secret under a random mask: `SESAME_CSRF_TOKEN_LEN` base64url characters
-// and a NUL) to `token_out` (capacity `token_cap`) and its length to
-// `*token_len_out`. A request without a device gets the empty token
-// (length 0): `sesame_request_csrf_check` judges such a request by its
-// origin. Put the token in every form (or a request header) that
+// Writes a fresh CSRF form token for the device the browser holds after
+// this response (its secret under a random mask: `SESAME_CSRF_TOKEN_LEN`
+// base64url characters and a NUL) to `token_out` (capacity `token_cap`)
+// and its length to `*token_len_out`. That device is the request's; on a
+// non-GET request without one, the device its response issues, picked by
+// `begin` so that a page rendered before `finish` (a first visit's login
+// form shown again after a wrong password) checks on the next request;
+// after a login's or logout's `finish`, the new one. A GET or HEAD without
+// a device gets the empty token (length 0): its response issues none, and
+// `sesame_request_csrf_check` judges the next request by its origin. Put
+// the token in every form (or a request header) that
 // `sesame_request_csrf_check` will see.
 //
 // # Safety

@@ -1053,7 +1053,10 @@ fn the_csrf_secret_comes_from_the_device_and_remember_me_cookies_last() {
         let get = begin(ring, rules, "GET", &header, NOW);
         assert_eq!(check(&get, b"", "cross-site"), 1, "GET passes");
         let first_visit = begin(ring, rules, "POST", "", NOW);
-        assert!(token_of(&first_visit).is_empty());
+        // Its page's token is for the device its response issues; the
+        // request itself is judged by its origin.
+        assert_eq!(token_of(&first_visit).len(), SESAME_CSRF_TOKEN_LEN);
+        assert!(token_of(&begin(ring, rules, "GET", "", NOW)).is_empty());
         assert_eq!(check(&first_visit, b"", "same-origin"), 1);
         assert_eq!(check(&first_visit, &t1, "cross-site"), 0);
 
@@ -1297,6 +1300,87 @@ fn csrf_calls_write_nothing_on_failure() {
             sesame_registry_config_from_policy(&p, ptr::null_mut()),
             SESAME_NULL_ARGUMENT
         );
+        sesame_cookie_rules_free(rules);
+        sesame_keyring_free(ring);
+    }
+}
+
+/// A first visit's POST (no device yet) whose page is rendered before
+/// `finish` (a login form shown again after a wrong password) must carry a
+/// token that checks on the next POST, which comes with the device this
+/// response issues; an empty token there would refuse the retry.
+#[test]
+fn a_page_rendered_before_finish_on_a_first_post_gets_a_working_token() {
+    let mut ring = ptr::null_mut();
+    let mut rules = ptr::null_mut();
+    // SAFETY: every pointer is valid for its call; each request's Cookie
+    // header outlives its finish.
+    unsafe {
+        assert_eq!(sesame_keyring_new(&mut ring), SESAME_OK);
+        assert_eq!(
+            sesame_keyring_add_key(ring, 1, K1.as_ptr(), K1.len()),
+            SESAME_OK
+        );
+        let p = policy();
+        assert_eq!(
+            sesame_cookie_rules_new(&p, ptr::null(), 0, ptr::null(), 0, &mut rules),
+            SESAME_OK
+        );
+        let mut first = begin(ring, rules, "POST", "", NOW);
+        // The request itself has no device: its secret is absent and it is
+        // judged by its origin.
+        let (mut secret, mut present) = ([0u8; 32], -1);
+        let rc = sesame_request_csrf_secret(&first, secret.as_mut_ptr(), 32, &mut present);
+        assert_eq!((rc, present), (SESAME_OK, 0));
+        let mut token = [0u8; SESAME_CSRF_TOKEN_LEN + 1];
+        let mut len = 0usize;
+        let rc = sesame_request_csrf_token(
+            ring,
+            &first,
+            token.as_mut_ptr().cast(),
+            token.len(),
+            &mut len,
+        );
+        assert_eq!((rc, len), (SESAME_OK, SESAME_CSRF_TOKEN_LEN));
+        let token = token[..len].to_vec();
+        let mut out = vec![0u8; 4096];
+        let (mut lines_len, mut flags) = (0usize, 0u32);
+        let rc = sesame_request_finish(
+            ring,
+            rules,
+            &mut first,
+            SESAME_ACTION_KEEP,
+            0,
+            SESAME_SESSION_KIND_BROWSER,
+            SESAME_NO_LIMIT,
+            ptr::null(),
+            0,
+            NOW,
+            out.as_mut_ptr().cast(),
+            out.len(),
+            &mut lines_len,
+            &mut flags,
+        );
+        assert_eq!(rc, SESAME_OK);
+        let mut jar = Jar::default();
+        jar.apply(std::str::from_utf8(&out[..lines_len]).unwrap());
+        let header = jar.header();
+        assert!(header.starts_with("__Host-sesame-device="), "{header}");
+        let retry = begin(ring, rules, "POST", &header, NOW + 5);
+        let mut allowed = -1;
+        let rc = sesame_request_csrf_check(
+            &retry,
+            token.as_ptr().cast(),
+            token.len(),
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut allowed,
+        );
+        assert_eq!((rc, allowed), (SESAME_OK, 1), "the retry's token checks");
         sesame_cookie_rules_free(rules);
         sesame_keyring_free(ring);
     }
