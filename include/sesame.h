@@ -641,7 +641,7 @@ sesame_result sesame_request_csrf_check(const struct sesame_request *request,
 // it came from, else 0 (Go's `net/http` CrossOriginProtection rule):
 // GET, HEAD and OPTIONS always; else `Sec-Fetch-Site` `same-origin` or
 // `none` when that header is present (any other value refuses); else an
-// `Origin` whose host[:port] equals `Host`, case-insensitively, when
+// `Origin` whose `host[:port]` equals `Host`, case-insensitively, when
 // `Origin` is present; else (no browser headers at all) allowed.
 //
 // `method` is the request's method (NULL gives `SESAME_NULL_ARGUMENT`).
