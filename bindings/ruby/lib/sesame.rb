@@ -44,3 +44,7 @@ module Sesame
     autoload :Session, File.expand_path("sesame/rack/session", __dir__)
   end
 end
+
+# Rails + Devise (config.sesame): loaded by itself when Rails is (Bundler
+# requires gems after Rails), else with require "sesame/rails".
+require_relative "sesame/rails" if defined?(::Rails::Railtie)

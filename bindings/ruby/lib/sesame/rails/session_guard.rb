@@ -1,0 +1,110 @@
+# frozen_string_literal: true
+
+module Sesame
+  module Rails
+    # Rails' own session cookie after the switch: it keeps flash and small
+    # data, never the login nor a CSRF secret, and a copy that a shared cache
+    # replays to another browser is harmless. Inserted after the session
+    # store (after ActionDispatch::Flash) by the Railtie.
+    #
+    # * GET/HEAD responses write the session only if the request changed it,
+    #   stamped with a one-way tag of the device (Rails.device_tag); non-GET
+    #   responses (never cached) write it untagged, as the browser's own.
+    # * A session stamped for another device (another browser's, replayed)
+    #   is emptied before the app reads it. A stamp of "no device" keeps its
+    #   data only for a request that has no device either, and never its
+    #   flash: a flash shows only on the page of the browser it was set for.
+    # * A login in an old session cookie (Warden's key, from before the
+    #   switch) is moved into sesame on a non-GET request while
+    #   config.sesame.migrate_cookie_store_until has not passed; on GET it is
+    #   honoured read-only and the response writes no session cookie.
+    #   After the window it is dropped.
+    # * Devise's :timeoutable hook is skipped: sesame's idle timeout
+    #   (config.sesame.idle_timeout, Devise.timeout_in by default) applies
+    #   to browser sessions, and not to remember-me sessions.
+    class SessionGuard
+      TAG = "_sesame_device"
+      SKIP = { skip: true }.freeze
+
+      def initialize(app, config = Rails.config)
+        @app = app
+        @config = config
+      end
+
+      def call(env)
+        env["devise.skip_timeoutable"] = true
+        request = ActionDispatch::Request.new(env)
+        safe = request.get? || request.head?
+        tag = Rails.device_tag(env)
+        before = screen(request.session, tag)
+        response = @app.call(env)
+        migrate(env, request.session)
+        finish(env, request, safe, tag, before)
+        response
+      end
+
+      private
+
+      def legacy_keys
+        scope = @config.scope
+        ["warden.user.#{scope}.key", "warden.user.#{scope}.session"]
+      end
+
+      # Drops what another device's GET response left; returns a snapshot.
+      def screen(session, tag)
+        stamp = session[TAG]
+        if stamp && stamp != tag
+          session.clear
+        elsif stamp == NO_DEVICE
+          session.delete("flash")
+        end
+        legacy_keys.each { |k| session.delete(k) } unless @config.migrating?
+        snapshot(session)
+      end
+
+      def snapshot(session)
+        Marshal.dump(session.to_hash.except(TAG))
+      rescue TypeError
+        nil
+      end
+
+      # A non-GET request that was served on an old login: the login moves
+      # into sesame unless the request ended it (sign-out) or made a new one.
+      def migrate(env, session)
+        scope_user = env.delete(ENV_MIGRATE) or return
+        auth = Rails.handle(env)
+        return unless auth
+
+        Sesame::Warden.login(env, auth, scope_user.last, remember_me: false)
+        legacy_keys.each { |k| session.delete(k) }
+      rescue Sesame::Error => e
+        Rails.logger&.error("sesame: could not move an old login into sesame: #{e.class.name} (#{e.message})")
+      end
+
+      def finish(env, request, safe, tag, before)
+        session = request.session
+        return unless session.respond_to?(:loaded?) && session.loaded?
+
+        request.commit_flash
+        if safe
+          if env[ENV_LEGACY_READ_ONLY] || snapshot(session) == before
+            skip_write(env)
+          else
+            session[TAG] = tag
+          end
+        else
+          session.delete(TAG)
+        end
+      end
+
+      def skip_write(env)
+        options = env[::Rack::RACK_SESSION_OPTIONS]
+        if options.nil? || options.frozen?
+          env[::Rack::RACK_SESSION_OPTIONS] = (options || {}).merge(SKIP)
+        else
+          options[:skip] = true
+        end
+      end
+    end
+  end
+end

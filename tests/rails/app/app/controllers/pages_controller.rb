@@ -1,0 +1,77 @@
+# frozen_string_literal: true
+
+class PagesController < ApplicationController
+  before_action :authenticate_user!, only: %i[secret form submit sessions revoke me]
+
+  def home; end
+
+  def secret
+    render html: "secret of #{current_user.email}", layout: true
+  end
+
+  def form; end
+
+  def submit
+    flash[:notice] = "saved #{params[:note]}"
+    redirect_to "/form"
+  end
+
+  def me
+    render plain: "id=#{current_user.id} sign_in_count=#{current_user.sign_in_count}", cache_control: "no-store"
+  end
+
+  def sessions
+    @sessions = respond_to?(:sesame_sessions) ? sesame_sessions : []
+  end
+
+  def revoke
+    if params[:id] == "others"
+      sesame_logout_others
+    else
+      sesame_revoke(params[:id])
+    end
+    redirect_to "/sessions"
+  end
+
+  # The CDN harness's protocol (tests/e2e/run.py): /page is cached by the
+  # harness's nginx whatever it says; /whoami, /csrf, /metrics and POSTs pass.
+  def page
+    response.headers["Cache-Control"] = "public, max-age=60"
+    render plain: whoami
+  end
+
+  def whoami_text
+    response.headers["Cache-Control"] = "no-store"
+    render plain: whoami
+  end
+
+  def csrf
+    response.headers["Cache-Control"] = "no-store"
+    render plain: form_authenticity_token
+  end
+
+  def metrics
+    count = SESAME_MODE ? Sesame::Rails.detections : -1
+    render plain: "sesame_detections_total #{count}\n"
+  end
+
+  def e2e_login
+    id = Integer(params[:user].to_s, 10, exception: false)
+    return render(plain: "bad request\n", status: 400) unless id&.positive?
+
+    user = User.find_by(id: id) || User.create!(id: id, email: "e2e#{id}@example.test", password: "e2e-password-#{id}")
+    sign_in(user)
+    render plain: "user #{id}"
+  end
+
+  def e2e_logout
+    sign_out
+    render plain: "anonymous"
+  end
+
+  private
+
+  def whoami
+    user_signed_in? ? "user #{current_user.id}" : "anonymous"
+  end
+end
