@@ -63,6 +63,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -338,8 +339,10 @@ class Issuance:
 
 
 class Browser:
-    def __init__(self, index: int, user: int, port: int, issuance: Issuance, session_prefix: str | None) -> None:
+    def __init__(self, index: int, user: int, port: int, issuance: Issuance, session_prefix: str | None,
+                 csrf: bool = False) -> None:
         self.index, self.user, self.port = index, user, port
+        self.csrf = csrf
         self.jar = Jar()
         self.issuance = issuance
         self.session_prefix = session_prefix
@@ -402,6 +405,16 @@ class Browser:
         self.stats.max_jar = max(self.stats.max_jar, len(self.jar.cookies))
         return resp.status, text.strip(), cache
 
+    def form(self, body: str = "") -> str:
+        """A POST body; for an origin with CSRF protection (Rails), with the
+        token a page of the origin gives this browser, as a form would."""
+        if not self.csrf:
+            return body
+        status, token, _ = self.request("GET", "/csrf")
+        if status != 200:
+            raise RuntimeError(f"GET /csrf -> {status}")
+        return (body + "&" if body else "") + "authenticity_token=" + urllib.parse.quote(token, safe="")
+
     def probe(self) -> None:
         status, text, _ = self.request("GET", "/whoami")
         self.stats.probes += 1
@@ -425,7 +438,7 @@ class Browser:
 
     def run(self, start: float, logout_at: float, end: float, probe_every: int) -> None:
         try:
-            status, text, _ = self.request("POST", "/login", f"user={self.user}")
+            status, text, _ = self.request("POST", "/login", self.form(f"user={self.user}"))
             if status != 200 or text != f"user {self.user}":
                 self.stats.harness_errors.append(f"browser {self.index}: login -> {status} {text!r}")
                 return
@@ -433,7 +446,7 @@ class Browser:
             n = 0
             while time.monotonic() < end and n < MAX_REQUESTS_PER_BROWSER:
                 if self.logged_in and time.monotonic() >= logout_at:
-                    status, text, _ = self.request("POST", "/logout")
+                    status, text, _ = self.request("POST", "/logout", self.form())
                     if status != 200 or text != "anonymous":
                         self.stats.harness_errors.append(f"browser {self.index}: logout -> {status} {text!r}")
                     self.logged_in = False
@@ -466,6 +479,8 @@ class Origin:
     name: str
     sesame: bool
     session_prefix: str | None
+    csrf: bool = False  # POSTs carry a token from GET /csrf (Rails)
+    crowd_max_duration: float | None = None  # a cap on --crowd-duration (an origin slow to run)
 
     def start(self, port: int, work: str, args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
         log = os.path.join(work, f"{self.name}.log")
@@ -483,6 +498,17 @@ class Origin:
         elif self.name == "rack":
             argv = [args.puma, "-e", "production", "-b", f"tcp://127.0.0.1:{port}", "-t", "4:4",
                     os.path.join(origins, "rack_sesame.ru")]
+        elif self.name in ("rails", "rails_cookie"):
+            # Rails 6.1 + Devise on sesame (tests/rails/app), its own SQLite
+            # database and session registry in the run's directory.
+            env["APP_DB"] = os.path.join(work, "rails.db")
+            env["SESAME_REGISTRY"] = "sqlite://" + os.path.join(work, "rails-sessions.db")
+            env["APP_REFRESH_AFTER"] = str(args.refresh_after)
+            env.setdefault("SECRET_KEY_BASE", os.urandom(32).hex())
+            if self.name == "rails_cookie":  # the same app on Rails' CookieStore alone: the incident
+                env["APP_MODE"] = "cookie"
+            argv = [args.puma, "-e", "production", "-b", f"tcp://127.0.0.1:{port}", "-t", "4:4",
+                    os.path.join(ROOT, "tests", "rails", "app", "config.ru")]
         elif self.name == "wsgi":
             argv = [args.gunicorn, "-b", f"127.0.0.1:{port}", "-w", "1", "-k", "gthread", "--threads", "4",
                     "--chdir", origins, "wsgi_sesame:application"]
@@ -498,6 +524,9 @@ ORIGINS = {
     "baseline": Origin("baseline", False, None),
     "rack": Origin("rack", True, "__Host-sesame-s-"),
     "wsgi": Origin("wsgi", True, "__Host-sesame-s-"),
+    "rails": Origin("rails", True, "__Host-sesame-s-", csrf=True, crowd_max_duration=8),
+    # Not in the default run: the incident itself, on Rails' CookieStore (like baseline).
+    "rails_cookie": Origin("rails_cookie", False, None, csrf=True),
 }
 
 NGINX_CONF = """\
@@ -602,7 +631,7 @@ def run_origin(origin: Origin, browsers: int, duration: float, args: argparse.Na
         proc, log = origin.start(origin_port, work, args)
         nginx, port, nginx_log = start_nginx(args, work, origin_port)
         issuance = Issuance()
-        clients = [Browser(i, 1000 + i, port, issuance, origin.session_prefix) for i in range(browsers)]
+        clients = [Browser(i, 1000 + i, port, issuance, origin.session_prefix, origin.csrf) for i in range(browsers)]
         start = time.monotonic() + 0.2
         end = start + duration
         threads = []
@@ -705,7 +734,7 @@ def find(name: str, *candidates: str) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--origins", default="c,baseline",
-                   help="comma-separated from c, baseline, rack, wsgi; 'all' for every one (default c,baseline)")
+                   help="comma-separated from c, baseline, rack, wsgi, rails, rails_cookie; 'all' for every one (default c,baseline)")
     p.add_argument("--users", type=int, default=2, help="browsers per origin (default 2)")
     p.add_argument("--duration", type=float, default=20, help="seconds of hammering per origin (default 20)")
     p.add_argument("--crowd", type=int, default=0,
@@ -736,9 +765,13 @@ def main() -> int:
             p.error("no keyset: set SESAME_KEYSET or build target/release/sesame (cargo build --release --bin sesame)")
         args.keyset = subprocess.run([sesame, "keyset", "new"], check=True, capture_output=True, text=True,
                                      timeout=60).stdout
+    def crowd_duration(origin: Origin) -> float:
+        cap = origin.crowd_max_duration
+        return min(args.crowd_duration, cap) if cap else args.crowd_duration
+
     plan = [(ORIGINS[n], args.users, args.duration) for n in names]
     if args.crowd:
-        plan += [(ORIGINS[n], args.crowd, args.crowd_duration) for n in names if ORIGINS[n].sesame]
+        plan += [(ORIGINS[n], args.crowd, crowd_duration(ORIGINS[n])) for n in names if ORIGINS[n].sesame]
     results = []
     for origin, browsers, duration in plan:
         print(f"== {origin.name}: {browsers} browsers, {duration:g} s", file=sys.stderr, flush=True)

@@ -10,14 +10,15 @@
 #   tests/e2e/run.sh
 #
 # Environment:
-#   E2E_ORIGINS=c,baseline,rack,wsgi   (the default; any subset, or "all")
+#   E2E_ORIGINS=c,baseline,rack,wsgi,rails   (the default; any subset, or "all";
+#                            rails: Rails 6.1 + Devise, tests/rails/app; its crowd run 8 s)
 #   E2E_USERS=2 E2E_DURATION=20 E2E_CROWD=20 E2E_CROWD_DURATION=15
 #   E2E_VALGRIND=1           run the C server under valgrind memcheck (leaks fail the run)
 #   E2E_NO_INSTALL=1         skip apt-get/pip (everything already there)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-ORIGINS="${E2E_ORIGINS:-c,baseline,rack,wsgi}"
+ORIGINS="${E2E_ORIGINS:-c,baseline,rack,wsgi,rails}"
 
 need_apt=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
@@ -25,6 +26,9 @@ command -v puma >/dev/null 2>&1 || need_apt+=(puma)
 dpkg -s ruby-rack >/dev/null 2>&1 || need_apt+=(ruby-rack)
 dpkg -s libmicrohttpd-dev >/dev/null 2>&1 || need_apt+=(libmicrohttpd-dev)
 case ",$ORIGINS," in *,rack,*|*,all,*) dpkg -s ruby-ffi >/dev/null 2>&1 || need_apt+=(ruby-ffi) ;; esac
+case ",$ORIGINS," in *,rails,*|*,all,*)
+  for p in ruby-ffi ruby-rails ruby-devise ruby-sqlite3; do dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p"); done ;;
+esac
 case ",$ORIGINS," in *,wsgi,*|*,all,*) python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv) ;; esac
 if [ -n "${E2E_VALGRIND:-}" ]; then command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind); fi
 
