@@ -76,7 +76,8 @@ module Sesame
       end
 
       def build_registry
-        return registry if registry.nil? || registry.is_a?(Sesame::Registry)
+        return registry if registry.is_a?(Sesame::Registry)
+        return nil if registry.to_s.empty?
 
         l = limits
         Sesame::Registry.new(registry.to_s, browser_idle: l[:idle_timeout], browser_lifetime: l[:absolute_lifetime],

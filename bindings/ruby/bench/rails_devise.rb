@@ -1,0 +1,120 @@
+# frozen_string_literal: true
+
+# Requests per second of the same Rails action, a signed-in Devise user's
+# page (GET /secret of tests/rails/app: authenticate_user!, current_user,
+# a layout with the CSRF meta tag and the flash), on Rails' CookieStore
+# (Rails 6.1 + Devise 4.8 as they come) and on sesame (the Railtie), in one
+# run: each variant is its own process (one Rails application per
+# process), and the parent interleaves their rounds so a changing machine
+# load hits them alike. Each round is REQUESTS calls of the full middleware
+# stack through Rack::MockRequest (no server, no network).
+#
+#   ruby bench/rails_devise.rb                 (from bindings/ruby, after make -C bindings/c lib)
+#   ROUNDS=7 REQUESTS=2000 ruby bench/rails_devise.rb
+#
+# Variants: cookie (CookieStore + Devise), sesame (+ a SQLite session
+# registry checked on every request: the Railtie's default), sesame without
+# a registry (stateless tokens). The table gives the best and the median
+# round; "added" is the median minus CookieStore's.
+require "json"
+require "tmpdir"
+require "securerandom"
+
+ROUNDS = Integer(ENV.fetch("ROUNDS", "5"), 10)
+REQUESTS = Integer(ENV.fetch("REQUESTS", "1000"), 10)
+APP = File.expand_path("../../../tests/rails/app/app.rb", __dir__)
+
+# ---- child: one variant
+if ARGV.first == "--child"
+  require APP
+  require "rack/mock"
+  app = Rails.application
+  jar = {}
+  call = lambda do |method, path, params = nil|
+    env = { "HTTP_HOST" => "127.0.0.1", "HTTP_COOKIE" => jar.map { |k, v| "#{k}=#{v}" }.join("; "),
+            "HTTP_ORIGIN" => "http://127.0.0.1", "HTTP_SEC_FETCH_SITE" => "same-origin" }
+    env[:params] = params if params
+    res = Rack::MockRequest.new(app).request(method, "http://127.0.0.1#{path}", env)
+    Array(res.headers["Set-Cookie"]).flat_map { |v| v.split("\n") }.each do |line|
+      name, value = line.split(";").first.split("=", 2)
+      line.include?("max-age=0") || line.include?("Max-Age=0") ? jar.delete(name) : jar[name] = value
+    end
+    res
+  end
+  email = "bench-#{SecureRandom.hex(4)}@example.test"
+  page = call.("GET", "/users/sign_up")
+  token = page.body[/name="authenticity_token" value="([^"]+)"/, 1]
+  call.("POST", "/users", "authenticity_token" => token, "user[email]" => email, "user[password]" => "password123",
+                          "user[password_confirmation]" => "password123")
+  check = call.("GET", "/secret")
+  raise "#{ENV["APP_MODE"]}: not signed in (#{check.status})" unless check.body.include?("secret of #{email}")
+
+  cookie = jar.map { |k, v| "#{k}=#{v}" }.join("; ")
+  env = Rack::MockRequest.env_for("http://127.0.0.1/secret", "HTTP_HOST" => "127.0.0.1", "HTTP_COOKIE" => cookie)
+  run = lambda do |n|
+    t = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    n.times do
+      status, _headers, body = app.call(env.dup.merge("rack.input" => StringIO.new("")))
+      body.close if body.respond_to?(:close)
+      raise "status #{status}" unless status == 200
+    end
+    (Process.clock_gettime(Process::CLOCK_MONOTONIC) - t) / n
+  end
+  run.(200) # warm-up
+  $stdout.sync = true
+  puts "ready"
+  while (line = $stdin.gets)
+    puts JSON.generate(run.(Integer(line, 10)))
+  end
+  exit 0
+end
+
+# ---- parent
+work = Dir.mktmpdir("sesame-rails-bench-")
+keyset = ENV["SESAME_KEYSET"] || begin
+  $LOAD_PATH.unshift File.expand_path("../lib", __dir__)
+  require "sesame"
+  key = [Sesame::Keyring.generate_key].pack("m0").tr("+/", "-_").delete("=")
+  "sesame-keyset/1;key id=1 status=primary created=#{Time.now.to_i} raw=#{key}"
+end
+base = { "APP_DB" => File.join(work, "app.db"), "SECRET_KEY_BASE" => SecureRandom.hex(32), "SESAME_KEYSET" => keyset,
+         "APP_LOG_LEVEL" => "error" }
+variants = {
+  "CookieStore + Devise" => base.merge("APP_MODE" => "cookie"),
+  "sesame + Devise, SQLite registry (every request)" => base.merge("SESAME_REGISTRY" => "sqlite://#{work}/sessions.db"),
+  "sesame + Devise, no registry" => base.merge("SESAME_REGISTRY" => "")
+}
+children = variants.to_h do |name, env|
+  io = IO.popen(env, [RbConfig.ruby, __FILE__, "--child"], "r+")
+  ready = io.gets
+  raise "#{name}: child failed to start" unless ready&.strip == "ready"
+
+  [name, io]
+end
+times = Hash.new { |h, k| h[k] = [] }
+begin
+  ROUNDS.times do |round|
+    order = round.even? ? children.keys : children.keys.reverse
+    order.each do |name|
+      io = children[name]
+      io.puts REQUESTS
+      times[name] << JSON.parse(io.gets)
+    end
+  end
+ensure
+  children.each_value(&:close)
+  FileUtils.rm_rf(work)
+end
+
+median = ->(a) { a.sort[a.size / 2] }
+base_median = median.(times["CookieStore + Devise"])
+puts "Rails #{`ruby -rrails -e 'print Rails.version'`}, Ruby #{RUBY_VERSION}, #{ROUNDS} interleaved rounds of #{REQUESTS} " \
+     "GET /secret (signed in), nproc #{`nproc`.strip}, load #{File.read("/proc/loadavg").split.first(3).join(" ")}"
+puts
+puts "| variant | req/s (median) | µs/request best | µs/request median | added over CookieStore (median) |"
+puts "|---|---:|---:|---:|---:|"
+times.each do |name, t|
+  m = median.(t)
+  added = name.start_with?("CookieStore") ? "-" : format("%+.0f µs", (m - base_median) * 1e6)
+  puts format("| %s | %.0f | %.0f | %.0f | %s |", name, 1 / m, t.min * 1e6, m * 1e6, added)
+end
