@@ -273,3 +273,26 @@ class RailsMigrationWindowTest < Minitest::Test
     server&.stop
   end
 end
+
+class RailsGeneratorTest < Minitest::Test
+  def test_the_install_generator_writes_an_initializer_that_loads
+    Dir.mktmpdir("sesame-gen-") do |dir|
+      lib = File.expand_path("../../bindings/ruby/lib", __dir__)
+      app = File.expand_path("app/app.rb", __dir__)
+      script = <<~RUBY
+        require #{app.inspect}
+        require "generators/sesame/install/install_generator"
+        Sesame::Generators::InstallGenerator.start([], destination_root: #{dir.inspect}, quiet: true)
+        load File.join(#{dir.inspect}, "config/initializers/sesame.rb")
+        conf = Rails.application.config.sesame
+        raise "keyset not set" unless conf.keyset == ENV["SESAME_KEYSET"]
+        raise "registry not set" unless conf.registry.to_s.start_with?("sqlite:///")
+        print "ok"
+      RUBY
+      env = RailsApp::BASE_ENV.merge("APP_DB" => File.join(dir, "gen.db"))
+      out = IO.popen(env, [RbConfig.ruby, "-I", lib, "-e", script], err: %i[child out], &:read)
+      assert_equal "ok", out.lines.last.to_s.strip, out
+      assert_includes File.read(File.join(dir, "config/initializers/sesame.rb")), "config.sesame.migrate_cookie_store_until"
+    end
+  end
+end
