@@ -87,10 +87,12 @@ use rand_core::CryptoRngCore;
 use crate::{Claims, Policy, TOKEN_MAX};
 
 mod detect;
+mod device_tag;
 mod request;
 mod response;
 
 pub use detect::{Detection, DetectionReporter};
+pub use device_tag::{device_tag, DEVICE_TAG_BYTES};
 pub use request::{cookie_pairs, CookiePairs, DeviceStatus, Method, RequestCookies};
 #[cfg(feature = "capi")]
 pub(crate) use response::SliceWriter;

@@ -13,11 +13,13 @@ use core::ptr;
 use crate::Error;
 
 mod cookies;
+mod device_tag;
 mod keyring;
 mod registry;
 mod session;
 
 pub use cookies::*;
+pub use device_tag::*;
 pub use keyring::*;
 #[cfg(feature = "std")]
 pub use registry::*;

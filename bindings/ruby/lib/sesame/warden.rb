@@ -1,6 +1,5 @@
 # frozen_string_literal: true
 
-require "digest"
 require "warden"
 require_relative "rails"
 
@@ -20,18 +19,19 @@ module Sesame
   # * :trackable counts set_user events other than :fetch: sign-ins only.
   # * a password change: Devise signs the user in again (bypass_sign_in);
   #   a sign-in of the user already signed in here ends the user's other
-  #   sessions (registry.revoke_others), and every token carries a tag of
-  #   Devise's authenticatable_salt, so sessions from before a password
+  #   sessions (registry.revoke_others), and every token carries Devise's
+  #   authenticatable_salt, so sessions from before a password
   #   change made elsewhere (a reset by e-mail) no longer open.
   # * remember me: a RememberMe session (its own limits: no idle timeout by
   #   default, remember_for), instead of Devise's remember cookie.
   module Warden
-    SALT_TAG_BYTES = 12
-
-    # The tag of +user+'s credentials carried in its tokens.
+    # What every token carries of +user+'s credentials: Devise's
+    # authenticatable_salt (the bcrypt salt, which a password change
+    # replaces), as Devise keeps it in its own session cookie. Tokens are
+    # encrypted: the client never sees it.
     def self.salt_tag(user)
-      salt = user.respond_to?(:authenticatable_salt) ? user.authenticatable_salt.to_s : ""
-      Digest::SHA256.digest(salt).byteslice(0, SALT_TAG_BYTES)
+      salt = user.respond_to?(:authenticatable_salt) ? user.authenticatable_salt.to_s.b : "".b
+      salt.bytesize <= Sesame::DATA_MAX ? salt : salt.byteslice(0, Sesame::DATA_MAX)
     end
 
     # Starts a sesame session for +user+ (the one place a Devise sign-in
@@ -150,8 +150,7 @@ module Sesame
       # matches (else the session is ended: the password changed).
       def current_user(scope, session)
         user = model(scope).find_by(id: session.user_id)
-        if user && session.data.bytesize == SALT_TAG_BYTES &&
-           ActiveSupport::SecurityUtils.secure_compare(session.data, Sesame::Warden.salt_tag(user))
+        if user && ActiveSupport::SecurityUtils.secure_compare(session.data.to_s.b, Sesame::Warden.salt_tag(user))
           return user
         end
 

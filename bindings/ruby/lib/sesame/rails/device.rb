@@ -1,7 +1,5 @@
 # frozen_string_literal: true
 
-require "openssl"
-
 module Sesame
   module Rails
     NO_DEVICE = "none"
@@ -25,13 +23,13 @@ module Sesame
                                   origin: env["HTTP_ORIGIN"], host: env["HTTP_HOST"])
     end
 
-    # What a GET response stamps into Rails' session: a one-way tag of the
-    # device secret (NO_DEVICE without one).
+    # What a GET response stamps into Rails' session: the core's public tag
+    # of the device (NO_DEVICE without one).
     def self.device_tag(env)
       secret = csrf_secret(env)
       return NO_DEVICE unless secret
 
-      OpenSSL::HMAC.hexdigest("SHA256", secret, "sesame rails session")[0, 32]
+      Sesame.device_tag(secret).unpack1("H*")
     end
   end
 end
