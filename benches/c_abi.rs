@@ -48,6 +48,7 @@ fn c_seal(ring: &CRing, out: &mut [u8; TOKEN_MAX + 1]) -> usize {
         sesame_seal(
             ring.0,
             USER_ID,
+            SESAME_SESSION_KIND_BROWSER,
             SESAME_NO_LIMIT,
             ptr::null(),
             0,
@@ -69,6 +70,8 @@ fn bench_boundary(c: &mut Criterion) {
     let c_ring = CRing::new();
     let policy = Policy::default();
     let mut c_policy = sesame_policy {
+        remember_me_idle_timeout: SESAME_NO_LIMIT,
+        remember_me_absolute_lifetime: SESAME_NO_LIMIT,
         idle_timeout: 0,
         absolute_lifetime: 0,
         future_leeway: 0,

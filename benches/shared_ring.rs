@@ -65,6 +65,7 @@ impl CRing {
             sesame_seal(
                 self.ring,
                 USER_ID,
+                SESAME_SESSION_KIND_BROWSER,
                 SESAME_NO_LIMIT,
                 ptr::null(),
                 0,

@@ -79,6 +79,7 @@ fn encode_claims(
 fn decode_and_check(plain: &[u8], policy: &Policy, now: u64) -> Option<Claims> {
     let wire: WireClaims<'_> = postcard::from_bytes(plain).ok()?;
     let claims = Claims {
+        kind: sesame::SessionKind::Browser,
         user_id: wire.user_id,
         session_id: wire.session_id,
         issued_at: wire.issued_at,
@@ -239,6 +240,7 @@ impl Paseto {
         // travels as "login" (unix seconds) next to the RFC 3339 fields.
         let issued_at = pc.get_claim("login")?.as_u64()?;
         let claims = Claims {
+            kind: sesame::SessionKind::Browser,
             user_id,
             session_id,
             issued_at,

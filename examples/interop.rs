@@ -49,6 +49,7 @@ fn run(args: &[String]) -> Result<String, String> {
                 .transpose()?
                 .unwrap_or_default();
             let session = NewSession {
+                kind: sesame::SessionKind::Browser,
                 user_id: number(user)?,
                 lifetime: None,
                 data: &data,

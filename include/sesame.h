@@ -139,6 +139,9 @@
 // refreshed, or after a login the new session's.
 #define SESAME_TOKEN_ISSUED 1
 
+// Length of the CSRF secret `sesame_request_csrf_secret` writes.
+#define SESAME_CSRF_SECRET_BYTES 32
+
 // Bytes of a device tag (`sesame_device_tag`).
 #define SESAME_DEVICE_TAG_BYTES 16
 
@@ -169,7 +172,8 @@
 // `kind` of a session: a browser session.
 #define SESAME_SESSION_KIND_BROWSER 0
 
-// `kind` of a session: a "remember me" login, with its own limits.
+// `kind` of a session: a "remember me" login, with its own limits
+// (`remember_me_*` in `sesame_policy`).
 #define SESAME_SESSION_KIND_REMEMBER_ME 1
 
 // The result of every fallible call. `SESAME_OK` is 0; the codes are stable
@@ -274,6 +278,11 @@ typedef struct sesame_policy {
   uint64_t revoked_before;
   // `sesame_should_refresh` says yes once a token is this many seconds old.
   uint64_t refresh_after;
+  // `idle_timeout` for remember-me tokens (`SESAME_SESSION_KIND_REMEMBER_ME`);
+  // `SESAME_NO_LIMIT` for none, the default.
+  uint64_t remember_me_idle_timeout;
+  // `absolute_lifetime` for remember-me tokens; `SESAME_NO_LIMIT` for none.
+  uint64_t remember_me_absolute_lifetime;
 } sesame_policy;
 
 // An opened session. All times are unix seconds.
@@ -289,6 +298,8 @@ typedef struct sesame_claims {
   // also reads as `SESAME_NO_LIMIT`: the two expire identically, since
   // limits saturate at the end of time.
   uint64_t lifetime;
+  // `SESAME_SESSION_KIND_*`: which of the policy's limits apply.
+  uint8_t kind;
   // Number of valid bytes in `data`.
   size_t data_len;
   uint8_t data[SESAME_DATA_MAX];
@@ -480,9 +491,12 @@ sesame_result sesame_request_begin(const struct sesame_keyring *ring,
 // let every other line replace the app's header of that name. No line at
 // all means the response sets no cookie and may be cached as the app says.
 //
-// For `SESAME_ACTION_LOGIN`, `user_id`, `lifetime` (`SESAME_NO_LIMIT`:
-// none) and `data` (may be NULL with length 0) make the new session, whose
-// claims are written to `request->claims`. Call once per `begin`.
+// For `SESAME_ACTION_LOGIN`, `user_id`, `kind` (`SESAME_SESSION_KIND_*`:
+// a browser session or a remember-me login, whose cookie lives as long as
+// the policy's remember-me limits), `lifetime` (`SESAME_NO_LIMIT`: none)
+// and `data` (may be NULL with length 0) make the new session, whose
+// claims are written to `request->claims`. Other actions ignore them.
+// Call once per `begin`.
 //
 // # Safety
 // `ring` and `rules` are the ones given to `begin`; `request` was filled by
@@ -493,6 +507,7 @@ sesame_result sesame_request_finish(const struct sesame_keyring *ring,
                                     struct sesame_request *request,
                                     uint32_t action,
                                     uint64_t user_id,
+                                    uint8_t kind,
                                     uint64_t lifetime,
                                     const uint8_t *data,
                                     size_t data_len,
@@ -548,6 +563,52 @@ sesame_result sesame_cookie_rules_names(const struct sesame_cookie_rules *rules,
                                         size_t *device_name_len_out,
                                         const char **session_prefix_out,
                                         size_t *session_prefix_len_out);
+
+// Writes the CSRF secret of the device the request carried to `secret_out`
+// (capacity `secret_cap`, at least `SESAME_CSRF_SECRET_BYTES`) and 1 to
+// `*present_out`; or, when the request carried no valid device cookie,
+// writes 0 to `*present_out` and nothing to `secret_out`: judge such a
+// request with `sesame_csrf_origin_allowed`.
+//
+// Use it as the framework's CSRF secret (mask it into forms as the
+// framework does) instead of a secret kept in a cookie the framework sets
+// on GET responses, which a shared cache replays to other browsers. The
+// secret is derived one-way from the device ID: a page showing it does not
+// reveal the device cookie. It changes with the device, at login and
+// logout.
+//
+// # Safety
+// `request` is NULL or was filled by `sesame_request_begin`; the outputs
+// are NULL or valid for their sizes.
+sesame_result sesame_request_csrf_secret(const struct sesame_request *request,
+                                         uint8_t *secret_out,
+                                         size_t secret_cap,
+                                         int *present_out);
+
+// Writes 1 to `*allowed_out` if a request may change state judged by where
+// it came from, else 0 (Go's `net/http` CrossOriginProtection rule):
+// GET, HEAD and OPTIONS always; else `Sec-Fetch-Site` `same-origin` or
+// `none` when that header is present (any other value refuses); else an
+// `Origin` whose host[:port] equals `Host`, case-insensitively, when
+// `Origin` is present; else (no browser headers at all) allowed.
+//
+// Each header is its value's bytes, or NULL with length 0 when absent.
+// Apply it to requests without a device (`sesame_request_csrf_secret`
+// found none: a first visit's login form) instead of a token check; it may
+// also be applied to every request as a second line of defence.
+//
+// # Safety
+// Every pointer is NULL (length 0) or valid for its length; `allowed_out`
+// is NULL or valid for a write.
+sesame_result sesame_csrf_origin_allowed(const char *method,
+                                         size_t method_len,
+                                         const char *sec_fetch_site,
+                                         size_t sec_fetch_site_len,
+                                         const char *origin,
+                                         size_t origin_len,
+                                         const char *host,
+                                         size_t host_len,
+                                         int *allowed_out);
 
 // Writes to `tag_out` the public tag of the device whose CSRF secret
 // (`sesame_request_csrf_secret`) is `secret`: 16 bytes, one-way from the
@@ -909,16 +970,19 @@ size_t sesame_registry_config_size(void);
 size_t sesame_registry_entry_size(void);
 #endif
 
-// Writes the default policy (idle 24 h, lifetime 14 days, leeway 60 s,
-// refresh after 15 min, no cut-off) to `*policy_out`.
+// Writes the default policy to `*policy_out`: browser sessions idle 24 h,
+// lifetime 14 days; remember-me no idle limit, lifetime 30 days; leeway
+// 60 s, refresh after 15 min, no cut-off.
 //
 // # Safety
 // `policy_out` is NULL or valid for writing a `sesame_policy`.
 sesame_result sesame_policy_default(struct sesame_policy *policy_out);
 
 // Seals a new session for `user_id` at unix time `now` under the primary
-// key. `lifetime` is the token's own lifetime in seconds (`SESAME_NO_LIMIT`:
-// none); `data` (up to `SESAME_DATA_MAX` bytes) and `context` (up to
+// key. `kind` is `SESAME_SESSION_KIND_*` (a browser session or a
+// remember-me login, each with its own limits in `sesame_policy`);
+// `lifetime` is the token's own lifetime in seconds (`SESAME_NO_LIMIT`:
+// none), which can only shorten its kind's absolute lifetime; `data` (up to `SESAME_DATA_MAX` bytes) and `context` (up to
 // `SESAME_CONTEXT_MAX`) may be NULL when their length is 0. On success the
 // token text and a NUL are written to `token_out` (capacity `token_cap`;
 // `SESAME_TOKEN_MAX + 1` always suffices) and its length, without the NUL,
@@ -929,6 +993,7 @@ sesame_result sesame_policy_default(struct sesame_policy *policy_out);
 // given length (reads for inputs, writes for outputs).
 sesame_result sesame_seal(const struct sesame_keyring *ring,
                           uint64_t user_id,
+                          uint8_t kind,
                           uint64_t lifetime,
                           const uint8_t *data,
                           size_t data_len,

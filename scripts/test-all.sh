@@ -10,9 +10,11 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages: a C toolchain, valgrind, Ruby 3 with the ffi, rack and
-# minitest gems (the Ruby binding's only dependencies), and SQLite headers and
-# redis-server for the session registry's stores.
-packages=(gcc make pkg-config valgrind ruby ruby-ffi ruby-rack ruby-minitest ruby-rack-test libsqlite3-dev redis-server)
+# minitest gems (the Ruby binding's only dependencies), SQLite headers and
+# redis-server for the session registry's stores, and Rails, Devise and Puma
+# for the Rails + Devise tests.
+packages=(gcc make pkg-config valgrind ruby ruby-ffi ruby-rack ruby-minitest ruby-rack-test libsqlite3-dev redis-server
+          ruby-rails ruby-devise ruby-sqlite3 puma)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -46,6 +48,9 @@ echo "== Ruby"
 bash bindings/ruby/run-tests.sh
 echo "== Ruby: the gem built, installed into a fresh GEM_HOME, its quick start run"
 bash bindings/ruby/package-smoke.sh
+
+echo "== Rails 6.1 + Devise on sesame, under Puma, driven over HTTP"
+bash tests/rails/run.sh
 
 echo "== Python"
 bash bindings/python/run-tests.sh

@@ -24,6 +24,28 @@ pub const CLAIMS_MIN: usize = 1 + SESSION_ID_BYTES + 1 + 1 + 1 + 1;
 /// a server can revoke exactly one session by listing its ID.
 pub type SessionId = [u8; SESSION_ID_BYTES];
 
+/// Whether a session is a plain browser session or a long "remember me"
+/// login. The kind travels inside the token, so every server applies the
+/// kind's own limits ([`Policy`](crate::Policy)) without asking a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
+pub enum SessionKind {
+    #[default]
+    Browser = 0,
+    RememberMe = 1,
+}
+
+impl SessionKind {
+    /// The kind with this stable code (the C ABI's `SESAME_SESSION_KIND_*`).
+    pub fn from_code(code: u8) -> Option<SessionKind> {
+        match code {
+            0 => Some(SessionKind::Browser),
+            1 => Some(SessionKind::RememberMe),
+            _ => None,
+        }
+    }
+}
+
 /// The claims of an opened token. All times are unix seconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claims {
@@ -36,6 +58,8 @@ pub struct Claims {
     /// The token's own absolute lifetime in seconds from `issued_at`, chosen
     /// at seal ("remember me" or not). The policy's lifetime still caps it.
     pub lifetime: Option<u64>,
+    /// Browser session or "remember me": picks the policy's limits.
+    pub kind: SessionKind,
     /// Opaque application data, at most [`DATA_MAX`] bytes.
     pub data: heapless::Vec<u8, DATA_MAX>,
 }
@@ -70,8 +94,41 @@ struct WireClaims<'a> {
     session_id: SessionId,
     issued_at: u64,
     refreshed_after: u64,
-    lifetime: Option<u64>,
+    lifetime: WireLifetime,
     data: &'a [u8],
+}
+
+/// Field 5 as a postcard enum: its variant index is the tag byte. Indexes
+/// 0 and 1 are exactly postcard's `Option<u64>`, so every token written
+/// before kinds existed reads as a browser session.
+#[cfg(test)]
+#[derive(serde::Serialize, serde::Deserialize)]
+enum WireLifetime {
+    Browser,
+    BrowserFor(u64),
+    RememberMeFor(u64),
+    RememberMe,
+}
+
+#[cfg(test)]
+impl WireLifetime {
+    fn new(kind: SessionKind, lifetime: Option<u64>) -> Self {
+        match (kind, lifetime) {
+            (SessionKind::Browser, None) => WireLifetime::Browser,
+            (SessionKind::Browser, Some(l)) => WireLifetime::BrowserFor(l),
+            (SessionKind::RememberMe, Some(l)) => WireLifetime::RememberMeFor(l),
+            (SessionKind::RememberMe, None) => WireLifetime::RememberMe,
+        }
+    }
+
+    fn split(self) -> (SessionKind, Option<u64>) {
+        match self {
+            WireLifetime::Browser => (SessionKind::Browser, None),
+            WireLifetime::BrowserFor(l) => (SessionKind::Browser, Some(l)),
+            WireLifetime::RememberMeFor(l) => (SessionKind::RememberMe, Some(l)),
+            WireLifetime::RememberMe => (SessionKind::RememberMe, None),
+        }
+    }
 }
 
 /// Writes the postcard plaintext of the given claims into the start of
@@ -82,12 +139,14 @@ struct WireClaims<'a> {
 /// seal). The tests check that the bytes are exactly what
 /// `postcard::to_slice` writes for the same claims.
 #[inline]
+#[allow(clippy::too_many_arguments)] // one per field of the plaintext, in wire order
 pub(crate) fn encode(
     user_id: u64,
     session_id: &SessionId,
     issued_at: u64,
     refreshed_at: u64,
     lifetime: Option<u64>,
+    kind: SessionKind,
     data: &[u8],
     out: &mut [u8; CLAIMS_MAX],
 ) -> Result<usize, Error> {
@@ -99,18 +158,30 @@ pub(crate) fn encode(
     writer.bytes(session_id);
     writer.varint(issued_at);
     writer.varint(refreshed_at.saturating_sub(issued_at));
-    match lifetime {
-        None => writer.bytes(&[0]),
-        Some(lifetime) => {
-            writer.bytes(&[1]);
+    match (kind, lifetime) {
+        (SessionKind::Browser, None) => writer.bytes(&[TAG_BROWSER as u8]),
+        (SessionKind::Browser, Some(lifetime)) => {
+            writer.bytes(&[TAG_BROWSER_FOR as u8]);
             writer.varint(lifetime);
         }
+        (SessionKind::RememberMe, Some(lifetime)) => {
+            writer.bytes(&[TAG_REMEMBER_ME_FOR as u8]);
+            writer.varint(lifetime);
+        }
+        (SessionKind::RememberMe, None) => writer.bytes(&[TAG_REMEMBER_ME as u8]),
     }
     // usize -> u64 cannot truncate: data.len() <= DATA_MAX.
     writer.varint(data.len() as u64);
     writer.bytes(data);
     Ok(writer.len)
 }
+
+// Field 5's tag, a postcard enum variant index: the session kind, and
+// whether a lifetime follows. Written as one byte.
+const TAG_BROWSER: u64 = 0;
+const TAG_BROWSER_FOR: u64 = 1;
+const TAG_REMEMBER_ME_FOR: u64 = 2;
+const TAG_REMEMBER_ME: u64 = 3;
 
 /// Appends postcard's encodings to a buffer of [`CLAIMS_MAX`] bytes, which
 /// every set of claims with data of at most [`DATA_MAX`] bytes fits.
@@ -156,9 +227,12 @@ pub(crate) fn decode(plaintext: &[u8]) -> Result<Claims, Error> {
     let session_id = reader.session_id()?;
     let issued_at = reader.varint()?;
     let refreshed_after = reader.varint()?;
-    let lifetime = match reader.byte()? {
-        0 => None,
-        1 => Some(reader.varint()?),
+    let (kind, lifetime) = match reader.variant()? {
+        TAG_BROWSER => (SessionKind::Browser, None),
+        TAG_BROWSER_FOR => (SessionKind::Browser, Some(reader.varint()?)),
+        TAG_REMEMBER_ME_FOR => (SessionKind::RememberMe, Some(reader.varint()?)),
+        TAG_REMEMBER_ME => (SessionKind::RememberMe, None),
+        // Overlong encodings of a known tag are accepted, as postcard does.
         _ => return Err(Error::Malformed),
     };
     let data_len = usize::try_from(reader.varint()?).map_err(|_| Error::Malformed)?;
@@ -174,6 +248,7 @@ pub(crate) fn decode(plaintext: &[u8]) -> Result<Claims, Error> {
             .checked_add(refreshed_after)
             .ok_or(Error::Malformed)?,
         lifetime,
+        kind,
         data: heapless::Vec::from_slice(data).map_err(|_| Error::Malformed)?,
     })
 }
@@ -210,12 +285,31 @@ impl<'a> Reader<'a> {
     /// 1. Like postcard, longer-than-needed encodings are accepted.
     #[inline(always)]
     fn varint(&mut self) -> Result<u64, Error> {
+        self.leb128(10, 0x01)
+    }
+
+    /// A postcard enum variant index: a u32 varint of at most five bytes,
+    /// the fifth at most 0x0f.
+    #[inline(always)]
+    fn variant(&mut self) -> Result<u64, Error> {
+        // The common case, one byte, without the loop.
+        match self.0.first() {
+            Some(&byte) if byte < 0x80 => {
+                self.0 = &self.0[1..];
+                Ok(u64::from(byte))
+            }
+            _ => self.leb128(5, 0x0f),
+        }
+    }
+
+    #[inline(always)]
+    fn leb128(&mut self, max_bytes: usize, last_max: u8) -> Result<u64, Error> {
         let mut value = 0u64;
-        for i in 0..10 {
+        for i in 0..max_bytes {
             let byte = self.byte()?;
             value |= u64::from(byte & 0x7f) << (7 * i);
             if byte & 0x80 == 0 {
-                return if i == 9 && byte > 1 {
+                return if i == max_bytes - 1 && byte > last_max {
                     Err(Error::Malformed)
                 } else {
                     Ok(value)
@@ -239,6 +333,7 @@ mod tests {
             u64::MAX - u64::MAX / 2,
             u64::MAX,
             Some(u64::MAX),
+            SessionKind::RememberMe,
             &[7; DATA_MAX],
             &mut out,
         )
@@ -251,12 +346,13 @@ mod tests {
             1,
             u64::MAX,
             Some(u64::MAX),
+            SessionKind::RememberMe,
             &[7; DATA_MAX],
             &mut out,
         )
         .unwrap();
         assert!(len <= CLAIMS_MAX);
-        let len = encode(0, &[0; 16], 0, 0, None, &[], &mut out).unwrap();
+        let len = encode(0, &[0; 16], 0, 0, None, SessionKind::Browser, &[], &mut out).unwrap();
         assert_eq!(len, CLAIMS_MIN);
     }
 
@@ -269,6 +365,7 @@ mod tests {
             1_700_000_000,
             1_700_000_500,
             Some(86_400),
+            SessionKind::RememberMe,
             b"csrf",
             &mut out,
         )
@@ -277,6 +374,7 @@ mod tests {
         assert_eq!(claims.user_id, 123_456);
         assert_eq!(claims.refreshed_at, 1_700_000_500);
         assert_eq!(claims.expires_at(), Some(1_700_086_400));
+        assert_eq!(claims.kind, SessionKind::RememberMe);
         assert_eq!(&claims.data[..], b"csrf");
         assert_eq!(decode(&out[..len + 1]), Err(Error::Malformed));
         assert_eq!(decode(&out[..len - 1]), Err(Error::Malformed));
@@ -289,6 +387,7 @@ mod tests {
         if !rest.is_empty() {
             return Err(Error::Malformed);
         }
+        let (kind, lifetime) = wire.lifetime.split();
         Ok(Claims {
             user_id: wire.user_id,
             session_id: wire.session_id,
@@ -297,7 +396,8 @@ mod tests {
                 .issued_at
                 .checked_add(wire.refreshed_after)
                 .ok_or(Error::Malformed)?,
-            lifetime: wire.lifetime,
+            lifetime,
+            kind,
             data: heapless::Vec::from_slice(wire.data).map_err(|_| Error::Malformed)?,
         })
     }
@@ -339,7 +439,14 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for (user_id, issued_at, refreshed_at, lifetime, data) in samples {
+        for (i, (user_id, issued_at, refreshed_at, lifetime, data)) in
+            samples.into_iter().enumerate()
+        {
+            let kind = if i % 2 == 0 {
+                SessionKind::Browser
+            } else {
+                SessionKind::RememberMe
+            };
             let mut out = [0u8; CLAIMS_MAX];
             let n = encode(
                 user_id,
@@ -347,6 +454,7 @@ mod tests {
                 issued_at,
                 refreshed_at,
                 lifetime,
+                kind,
                 data,
                 &mut out,
             )
@@ -361,8 +469,10 @@ mod tests {
             // tags and lengths change meaning, and to random ones.
             let mut mutated = [0u8; CLAIMS_MAX + 1];
             for position in 0..n {
-                let mut values = [0x00, 0x01, 0x02, 0x7f, 0x80, 0x81, 0xff, 0, 0, 0];
-                for value in &mut values[7..] {
+                let mut values = [
+                    0x00, 0x01, 0x02, 0x03, 0x04, 0x7f, 0x80, 0x81, 0xff, 0, 0, 0,
+                ];
+                for value in &mut values[9..] {
                     *value = next() as u8;
                 }
                 for value in values {
@@ -409,6 +519,7 @@ mod tests {
         issued_at: u64,
         refreshed_at: u64,
         lifetime: Option<u64>,
+        kind: SessionKind,
         data: &[u8],
     ) -> heapless::Vec<u8, CLAIMS_MAX> {
         let wire = WireClaims {
@@ -416,7 +527,7 @@ mod tests {
             session_id: *session_id,
             issued_at,
             refreshed_after: refreshed_at.saturating_sub(issued_at),
-            lifetime,
+            lifetime: WireLifetime::new(kind, lifetime),
             data,
         };
         let mut out = [0u8; CLAIMS_MAX];
@@ -443,26 +554,30 @@ mod tests {
         values.extend([0x7f, 0x80, 0x3fff, 0x4000, 1 << 63]);
         let data = [0xa5u8; DATA_MAX];
         let check = |user_id, issued_at, refreshed_at, lifetime, data_len: usize, sid| {
-            let mut out = [0u8; CLAIMS_MAX];
-            let len = encode(
-                user_id,
-                &sid,
-                issued_at,
-                refreshed_at,
-                lifetime,
-                &data[..data_len],
-                &mut out,
-            )
-            .unwrap();
-            let expected = encode_with_postcard(
-                user_id,
-                &sid,
-                issued_at,
-                refreshed_at,
-                lifetime,
-                &data[..data_len],
-            );
-            assert_eq!(&out[..len], &expected[..], "user {user_id} issued {issued_at} refreshed {refreshed_at} lifetime {lifetime:?} data {data_len}");
+            for kind in [SessionKind::Browser, SessionKind::RememberMe] {
+                let mut out = [0u8; CLAIMS_MAX];
+                let len = encode(
+                    user_id,
+                    &sid,
+                    issued_at,
+                    refreshed_at,
+                    lifetime,
+                    kind,
+                    &data[..data_len],
+                    &mut out,
+                )
+                .unwrap();
+                let expected = encode_with_postcard(
+                    user_id,
+                    &sid,
+                    issued_at,
+                    refreshed_at,
+                    lifetime,
+                    kind,
+                    &data[..data_len],
+                );
+                assert_eq!(&out[..len], &expected[..], "user {user_id} issued {issued_at} refreshed {refreshed_at} lifetime {lifetime:?} {kind:?} data {data_len}");
+            }
         };
         for &v in &values {
             check(v, 0, 0, None, 0, [0; 16]);
@@ -505,7 +620,16 @@ mod tests {
     fn data_over_the_bound_is_refused() {
         let mut out = [0u8; CLAIMS_MAX];
         assert_eq!(
-            encode(1, &[0; 16], 0, 0, None, &[0; DATA_MAX + 1], &mut out),
+            encode(
+                1,
+                &[0; 16],
+                0,
+                0,
+                None,
+                SessionKind::Browser,
+                &[0; DATA_MAX + 1],
+                &mut out
+            ),
             Err(Error::DataTooLong)
         );
     }

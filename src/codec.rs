@@ -5,7 +5,7 @@ use core::fmt;
 use rand_core::CryptoRngCore;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::claims::{self, SessionId, SESSION_ID_BYTES};
+use crate::claims::{self, SessionId, SessionKind, SESSION_ID_BYTES};
 use crate::crypto::{NONCE_BYTES, TAG_BYTES};
 use crate::format::{self, Header, BINARY_MAX, HEADER_MAX, TOKEN_MAX};
 use crate::keyring::RingKey;
@@ -19,9 +19,11 @@ pub const CONTEXT_MAX: usize = 128;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NewSession<'a> {
     pub user_id: u64,
-    /// The token's own lifetime in seconds ("remember me" or not), capped by
-    /// the policy's absolute lifetime. `None`: the policy alone decides.
+    /// The token's own lifetime in seconds, capped by the absolute lifetime
+    /// the policy gives its kind. `None`: the policy alone decides.
     pub lifetime: Option<u64>,
+    /// Browser session or "remember me": which of the policy's limits apply.
+    pub kind: SessionKind,
     /// Opaque application data, at most [`DATA_MAX`](crate::DATA_MAX) bytes.
     pub data: &'a [u8],
 }
@@ -32,6 +34,7 @@ impl NewSession<'_> {
         NewSession {
             user_id,
             lifetime: None,
+            kind: SessionKind::Browser,
             data: &[],
         }
     }
@@ -112,6 +115,7 @@ impl<const N: usize> KeyRing<N> {
             issued_at: now,
             refreshed_at: now,
             lifetime: session.lifetime,
+            kind: session.kind,
             data: session.data,
         };
         seal_fields(key, &fields, context, &nonce, out)
@@ -173,6 +177,7 @@ impl<const N: usize> KeyRing<N> {
             issued_at: claims.issued_at,
             refreshed_at: claims.refreshed_at,
             lifetime: claims.lifetime,
+            kind: claims.kind,
             data: &claims.data,
         };
         let len = seal_fields(key, &fields, context, &nonce, out)?;
@@ -230,6 +235,7 @@ struct Fields<'a> {
     issued_at: u64,
     refreshed_at: u64,
     lifetime: Option<u64>,
+    kind: SessionKind,
     data: &'a [u8],
 }
 
@@ -273,6 +279,7 @@ fn seal_fields(
         fields.issued_at,
         fields.refreshed_at,
         fields.lifetime,
+        fields.kind,
         fields.data,
         // Cannot fail: BINARY_MAX leaves CLAIMS_MAX (and the tag) after the
         // longest header and the nonce (asserted at compile time below).

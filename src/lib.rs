@@ -68,7 +68,7 @@ pub mod registry;
 #[cfg(feature = "std")]
 mod shared_ring;
 
-pub use claims::{Claims, SessionId, DATA_MAX, SESSION_ID_BYTES};
+pub use claims::{Claims, SessionId, SessionKind, DATA_MAX, SESSION_ID_BYTES};
 pub use codec::{NewSession, Token, CONTEXT_MAX};
 pub use crypto::{KEY_BYTES, NONCE_BYTES, TAG_BYTES};
 pub use error::Error;
@@ -81,7 +81,7 @@ pub use policy::Policy;
 pub use random::ForkSafeRng;
 pub use registry::{
     Entry as RegistryEntry, Fingerprint, Registry, RegistryConfig, RegistryError, RegistryStore,
-    SessionKind, Verdict,
+    Verdict,
 };
 #[cfg(feature = "std")]
 pub use shared_ring::SharedKeyRing;

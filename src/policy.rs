@@ -1,6 +1,6 @@
 //! The validation policy that `open` applies after authentication.
 
-use crate::{Claims, Error};
+use crate::{Claims, Error, SessionKind};
 
 /// How long sessions live and which ones are no longer honoured.
 ///
@@ -22,21 +22,45 @@ pub struct Policy {
     pub revoked_before: u64,
     /// [`Policy::should_refresh`] says yes once a token is this old.
     pub refresh_after: u64,
+    /// `idle_timeout` for [`SessionKind::RememberMe`] tokens. `None` (the
+    /// default): a remembered login has no idle limit, as users of "remember
+    /// me" expect (Devise skips its timeout for remembered users too).
+    pub remember_me_idle_timeout: Option<u64>,
+    /// `absolute_lifetime` for [`SessionKind::RememberMe`] tokens: how long
+    /// "remember me" may last at most, independent of the browser sessions'
+    /// lifetime. A remember-me token's own lifetime can shorten it.
+    pub remember_me_absolute_lifetime: Option<u64>,
 }
 
 impl Policy {
-    /// Idle timeout 24 h, absolute lifetime 14 days, 60 s leeway, refresh every 15 min.
+    /// Browser sessions: idle timeout 24 h, absolute lifetime 14 days.
+    /// Remember-me: no idle timeout, absolute lifetime 30 days. 60 s leeway,
+    /// refresh every 15 min.
     pub const DEFAULT: Policy = Policy {
         idle_timeout: Some(24 * 60 * 60),
         absolute_lifetime: Some(14 * 24 * 60 * 60),
         future_leeway: 60,
         revoked_before: 0,
         refresh_after: 15 * 60,
+        remember_me_idle_timeout: None,
+        remember_me_absolute_lifetime: Some(30 * 24 * 60 * 60),
     };
 
-    /// Checks opened claims at time `now`. The order is fixed so a token that
-    /// breaks several rules always reports the same one: future, revoked,
-    /// lifetime, idle.
+    /// The idle timeout and absolute lifetime that apply to `kind`.
+    #[inline]
+    pub fn limits(&self, kind: SessionKind) -> (Option<u64>, Option<u64>) {
+        match kind {
+            SessionKind::Browser => (self.idle_timeout, self.absolute_lifetime),
+            SessionKind::RememberMe => (
+                self.remember_me_idle_timeout,
+                self.remember_me_absolute_lifetime,
+            ),
+        }
+    }
+
+    /// Checks opened claims at time `now` under the limits of their kind.
+    /// The order is fixed so a token that breaks several rules always
+    /// reports the same one: future, revoked, lifetime, idle.
     #[inline]
     pub fn check(&self, claims: &Claims, now: u64) -> Result<(), Error> {
         let horizon = now.saturating_add(self.future_leeway);
@@ -44,7 +68,8 @@ impl Policy {
             return Err(Error::IssuedInFuture);
         }
         claims.check_revoked_before(self.revoked_before)?;
-        let lifetime = match (self.absolute_lifetime, claims.lifetime) {
+        let (idle_timeout, absolute_lifetime) = self.limits(claims.kind);
+        let lifetime = match (absolute_lifetime, claims.lifetime) {
             (Some(policy), Some(token)) => Some(policy.min(token)),
             (policy, token) => policy.or(token),
         };
@@ -53,7 +78,7 @@ impl Policy {
                 return Err(Error::LifetimeExpired);
             }
         }
-        if let Some(idle) = self.idle_timeout {
+        if let Some(idle) = idle_timeout {
             if now >= claims.refreshed_at.saturating_add(idle) {
                 return Err(Error::IdleExpired);
             }

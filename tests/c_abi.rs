@@ -31,6 +31,7 @@ unsafe fn seal(ring: *const sesame_keyring, user: u64) -> Vec<u8> {
         sesame_seal(
             ring,
             user,
+            SESAME_SESSION_KIND_BROWSER,
             SESAME_NO_LIMIT,
             ptr::null(),
             0,
@@ -284,22 +285,8 @@ unsafe fn exchange(
     user: u64,
     now: u64,
 ) -> Exchange {
-    let mut request = std::mem::MaybeUninit::<sesame_request>::uninit();
-    let rc = unsafe {
-        sesame_request_begin(
-            ring,
-            rules,
-            method.as_ptr().cast(),
-            method.len(),
-            cookie.as_ptr().cast(),
-            cookie.len(),
-            now,
-            request.as_mut_ptr(),
-        )
-    };
-    assert_eq!(rc, SESAME_OK);
-    // SAFETY: written on SESAME_OK.
-    let mut request = unsafe { request.assume_init() };
+    // SAFETY: live per this function's contract; `cookie` outlives the request.
+    let mut request = unsafe { begin(ring, rules, method, cookie, now) };
     let (session, foreign) = (request.session, request.foreign_sessions);
     let mut out = vec![0u8; 4096];
     let (mut len, mut flags) = (0usize, 0u32);
@@ -310,6 +297,7 @@ unsafe fn exchange(
             &mut request,
             action,
             user,
+            SESAME_SESSION_KIND_BROWSER,
             SESAME_NO_LIMIT,
             ptr::null(),
             0,
@@ -329,6 +317,7 @@ unsafe fn exchange(
             &mut request,
             action,
             user,
+            SESAME_SESSION_KIND_BROWSER,
             SESAME_NO_LIMIT,
             ptr::null(),
             0,
@@ -834,6 +823,7 @@ fn a_request_gives_its_presented_and_issued_tokens() {
                 &mut request,
                 action,
                 7,
+                SESAME_SESSION_KIND_BROWSER,
                 SESAME_NO_LIMIT,
                 ptr::null(),
                 0,
@@ -884,6 +874,148 @@ fn a_request_gives_its_presented_and_issued_tokens() {
             NOW + 120,
         );
         assert_eq!((none, lines.as_str()), (None, ""));
+        sesame_cookie_rules_free(rules);
+        sesame_keyring_free(ring);
+    }
+}
+
+/// Begins a request with `cookie` as its Cookie header.
+///
+/// # Safety
+/// `ring` and `rules` are live; `cookie` outlives every use of the request.
+unsafe fn begin(
+    ring: *const sesame_keyring,
+    rules: *const sesame_cookie_rules,
+    method: &str,
+    cookie: &str,
+    now: u64,
+) -> sesame_request {
+    let mut request = std::mem::MaybeUninit::<sesame_request>::uninit();
+    let rc = unsafe {
+        sesame_request_begin(
+            ring,
+            rules,
+            method.as_ptr().cast(),
+            method.len(),
+            cookie.as_ptr().cast(),
+            cookie.len(),
+            now,
+            request.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, SESAME_OK);
+    // SAFETY: written on SESAME_OK.
+    unsafe { request.assume_init() }
+}
+
+#[test]
+fn the_csrf_secret_comes_from_the_device_and_remember_me_cookies_last() {
+    let mut ring = ptr::null_mut();
+    let mut rules = ptr::null_mut();
+    // SAFETY: every pointer is valid for its call.
+    unsafe {
+        assert_eq!(sesame_keyring_new(&mut ring), SESAME_OK);
+        assert_eq!(
+            sesame_keyring_add_key(ring, 1, K1.as_ptr(), K1.len()),
+            SESAME_OK
+        );
+        let mut p = policy();
+        assert_eq!(sesame_policy_default(&mut p), SESAME_OK);
+        assert_eq!(
+            sesame_cookie_rules_new(&p, ptr::null(), 0, ptr::null(), 0, &mut rules),
+            SESAME_OK
+        );
+        // No device yet: no secret, and nothing written.
+        let request = begin(ring, rules, "GET", "", NOW);
+        let (mut secret, mut present) = ([7u8; 32], -1);
+        let rc = sesame_request_csrf_secret(&request, secret.as_mut_ptr(), 32, &mut present);
+        assert_eq!((rc, present, secret), (SESAME_OK, 0, [7u8; 32]));
+
+        let device = "AAAAAAAAAAAAAAAAAAAAAQ";
+        let header = format!("__Host-sesame-device={device}");
+        let request = begin(ring, rules, "GET", &header, NOW);
+        let rc = sesame_request_csrf_secret(&request, secret.as_mut_ptr(), 31, &mut present);
+        assert_eq!(rc, SESAME_BUFFER_TOO_SMALL);
+        let rc = sesame_request_csrf_secret(&request, secret.as_mut_ptr(), 32, &mut present);
+        assert_eq!((rc, present), (SESAME_OK, 1));
+        let expected = sesame::cookies::DeviceId::parse(device.as_bytes())
+            .unwrap()
+            .csrf_secret();
+        assert_eq!(secret, expected);
+        // Another device, another secret; the same device, the same one.
+        let other = begin(
+            ring,
+            rules,
+            "POST",
+            "__Host-sesame-device=AAAAAAAAAAAAAAAAAAAAAg",
+            NOW,
+        );
+        let mut other_secret = [0u8; 32];
+        sesame_request_csrf_secret(&other, other_secret.as_mut_ptr(), 32, &mut present);
+        assert_ne!(other_secret, secret);
+        let again = begin(ring, rules, "POST", &header, NOW);
+        sesame_request_csrf_secret(&again, other_secret.as_mut_ptr(), 32, &mut present);
+        assert_eq!(other_secret, secret);
+        assert_eq!(
+            sesame_request_csrf_secret(ptr::null(), secret.as_mut_ptr(), 32, &mut present),
+            SESAME_NULL_ARGUMENT
+        );
+
+        // A remember-me login's cookie lasts the remember-me lifetime (30 d),
+        // a browser login's the browser idle timeout (24 h).
+        for (kind, max_age) in [
+            (SESAME_SESSION_KIND_REMEMBER_ME, "Max-Age=2592000"),
+            (SESAME_SESSION_KIND_BROWSER, "Max-Age=86400"),
+        ] {
+            let mut request = begin(ring, rules, "POST", &header, NOW);
+            let mut out = vec![0u8; 4096];
+            let (mut len, mut flags) = (0usize, 0u32);
+            let rc = sesame_request_finish(
+                ring,
+                rules,
+                &mut request,
+                SESAME_ACTION_LOGIN,
+                9,
+                kind,
+                SESAME_NO_LIMIT,
+                ptr::null(),
+                0,
+                NOW,
+                out.as_mut_ptr().cast(),
+                out.len(),
+                &mut len,
+                &mut flags,
+            );
+            assert_eq!(rc, SESAME_OK);
+            assert_eq!(request.claims.kind, kind);
+            let lines = std::str::from_utf8(&out[..len]).unwrap();
+            let session_line = lines
+                .lines()
+                .find(|l| l.contains("__Host-sesame-s-"))
+                .unwrap();
+            assert!(session_line.contains(max_age), "{session_line}");
+        }
+        // An unknown kind is refused.
+        let mut request = begin(ring, rules, "POST", &header, NOW);
+        let mut out = vec![0u8; 4096];
+        let (mut len, mut flags) = (0usize, 0u32);
+        let rc = sesame_request_finish(
+            ring,
+            rules,
+            &mut request,
+            SESAME_ACTION_LOGIN,
+            9,
+            9,
+            SESAME_NO_LIMIT,
+            ptr::null(),
+            0,
+            NOW,
+            out.as_mut_ptr().cast(),
+            out.len(),
+            &mut len,
+            &mut flags,
+        );
+        assert_eq!(rc, SESAME_INVALID_ARGUMENT);
         sesame_cookie_rules_free(rules);
         sesame_keyring_free(ring);
     }

@@ -73,6 +73,7 @@ fn ring(text: &str, primary: u32) -> KeyRing {
 
 fn seal(ring: &KeyRing, context: &[u8], now: u64) -> String {
     let session = NewSession {
+        kind: sesame::SessionKind::Browser,
         user_id: 42,
         lifetime: Some(3600),
         data: b"\x01\xab",

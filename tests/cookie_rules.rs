@@ -706,6 +706,7 @@ fn session_max_age_stays_within_the_remaining_lifetime() {
     let session = Issued {
         token: "N",
         lifetime_left: Some(600),
+        kind: sesame::SessionKind::Browser,
     };
     let plan = ResponsePlan::new(&r, &req, Outcome::Refresh(session), &mut rng(0)).unwrap();
     assert_eq!(
@@ -715,6 +716,7 @@ fn session_max_age_stays_within_the_remaining_lifetime() {
     let session = Issued {
         token: "N",
         lifetime_left: Some(0),
+        kind: sesame::SessionKind::Browser,
     };
     let plan = ResponsePlan::new(&r, &req, Outcome::Refresh(session), &mut rng(0)).unwrap();
     assert!(set_cookies(&plan)[0].contains("; Max-Age=1;"));

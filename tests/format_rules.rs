@@ -177,6 +177,7 @@ fn the_decoder_bound_is_the_text_limit_not_187() {
     let ring = ring(&[u32::MAX]);
     let data = [0u8; 128];
     let session = NewSession {
+        kind: sesame::SessionKind::Browser,
         user_id: u64::MAX,
         lifetime: Some(u64::MAX),
         data: &data,

@@ -64,6 +64,7 @@ fn seal_through_api(v: &Vector) -> String {
     let data = hex(v.get("data"));
     let context = hex(v.get("context"));
     let session = NewSession {
+        kind: sesame::SessionKind::Browser,
         user_id: v.num("user_id"),
         lifetime: v.opt("lifetime"),
         data: &data,

@@ -19,7 +19,7 @@ use rand_chacha::ChaCha20Rng;
 use serde_json::{json, Map, Value};
 use sesame::format::Header;
 use sesame::primitives::XaesKey;
-use sesame::{derive_key, Claims, Error, KeyRing, NewSession, Policy, TOKEN_MAX};
+use sesame::{derive_key, Claims, Error, KeyRing, NewSession, Policy, SessionKind, TOKEN_MAX};
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/tokens-v1.json");
 
@@ -69,7 +69,15 @@ struct Plain {
     issued_at: u64,
     refreshed_at: u64,
     lifetime: Option<u64>,
+    kind: SessionKind,
     data: Vec<u8>,
+}
+
+fn kind_name(kind: SessionKind) -> &'static str {
+    match kind {
+        SessionKind::Browser => "browser",
+        SessionKind::RememberMe => "remember_me",
+    }
 }
 
 impl Plain {
@@ -79,12 +87,14 @@ impl Plain {
         p.extend(self.session_id);
         varint(self.issued_at, &mut p);
         varint(self.refreshed_at - self.issued_at, &mut p);
-        match self.lifetime {
-            None => p.push(0),
-            Some(l) => {
-                p.push(1);
+        // The tag: bit 0, a lifetime follows; bit 1, remember me.
+        let remember = u8::from(self.kind == SessionKind::RememberMe);
+        match (self.kind, self.lifetime) {
+            (_, Some(l)) => {
+                p.push(1 + remember);
                 varint(l, &mut p);
             }
+            (_, None) => p.push(3 * remember),
         }
         varint(self.data.len() as u64, &mut p);
         p.extend(&self.data);
@@ -98,6 +108,7 @@ impl Plain {
             "issued_at": self.issued_at.to_string(),
             "refreshed_at": self.refreshed_at.to_string(),
             "lifetime": self.lifetime.map(|l| l.to_string()),
+            "kind": kind_name(self.kind),
             "data": to_hex(&self.data),
         })
     }
@@ -108,6 +119,7 @@ impl Plain {
             && claims.issued_at == self.issued_at
             && claims.refreshed_at == self.refreshed_at
             && claims.lifetime == self.lifetime
+            && claims.kind == self.kind
             && claims.data[..] == self.data[..]
     }
 }
@@ -148,6 +160,8 @@ fn policy_json(p: &Policy) -> Value {
         "absolute_lifetime": p.absolute_lifetime.map(|v| v.to_string()),
         "future_leeway": p.future_leeway.to_string(),
         "revoked_before": p.revoked_before.to_string(),
+        "remember_me_idle_timeout": p.remember_me_idle_timeout.map(|v| v.to_string()),
+        "remember_me_absolute_lifetime": p.remember_me_absolute_lifetime.map(|v| v.to_string()),
     })
 }
 
@@ -272,6 +286,30 @@ impl Generator {
         lifetime: Option<u64>,
         data: &[u8],
     ) -> (String, Plain) {
+        self.honest_as(
+            SessionKind::Browser,
+            key,
+            context,
+            user_id,
+            issued_at,
+            refreshed_at,
+            lifetime,
+            data,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn honest_as(
+        &mut self,
+        kind: SessionKind,
+        key: &KeySpec,
+        context: &[u8],
+        user_id: u64,
+        issued_at: u64,
+        refreshed_at: u64,
+        lifetime: Option<u64>,
+        data: &[u8],
+    ) -> (String, Plain) {
         let nonce: [u8; 24] = self.bytes();
         let session_id: [u8; 16] = self.bytes();
         let plain = Plain {
@@ -280,6 +318,7 @@ impl Generator {
             issued_at,
             refreshed_at,
             lifetime,
+            kind,
             data: data.to_vec(),
         };
         let header = Header::new(key.id());
@@ -293,6 +332,7 @@ impl Generator {
             let sealed = ring
                 .seal_token(
                     &NewSession {
+                        kind,
                         user_id,
                         lifetime,
                         data,
@@ -402,6 +442,8 @@ impl Generator {
 
 fn no_limits() -> Policy {
     Policy {
+        remember_me_idle_timeout: None,
+        remember_me_absolute_lifetime: None,
         idle_timeout: None,
         absolute_lifetime: None,
         future_leeway: 60,
@@ -582,6 +624,7 @@ fn generate() -> String {
         issued_at: T,
         refreshed_at: T,
         lifetime: Some(3600),
+        kind: SessionKind::Browser,
         data: b"hi".to_vec(),
     };
     let mut p = Vec::new();
@@ -952,8 +995,11 @@ fn generate() -> String {
     crafted(&mut g, "trailing bytes", &[&ok[..], b"xyz"].concat());
     let mut p = ok.clone();
     let tag_at = p.len() - 2;
-    p[tag_at] = 2;
-    crafted(&mut g, "lifetime tag 0x02", &p);
+    p[tag_at] = 4;
+    crafted(&mut g, "lifetime tag 0x04 (no such kind)", &p);
+    let mut p = ok.clone();
+    p[tag_at] = 0x80;
+    crafted(&mut g, "lifetime tag 0x80: a varint cut short", &p);
     let mut p = ok[..ok.len() - 1].to_vec();
     p.push(1);
     crafted(&mut g, "data length 1 with no data byte", &p);
@@ -998,6 +1044,82 @@ fn generate() -> String {
         &at(T),
         &tok,
         Error::TooLong,
+    );
+
+    // ---- session kinds: each kind under its own limits ----------------------
+    let (rm_tok, rm_plain) = g.honest_as(
+        SessionKind::RememberMe,
+        &k1,
+        b"",
+        77,
+        T,
+        T,
+        Some(90 * day),
+        b"",
+    );
+    let remember_policy = Policy {
+        remember_me_absolute_lifetime: Some(120 * day),
+        ..Policy::DEFAULT
+    };
+    g.positive(
+        "remember me: 10 days unrefreshed, past the browser idle timeout (no remember-me idle limit)",
+        &at(T + 10 * day).policy(remember_policy),
+        &rm_tok,
+        &rm_plain,
+    );
+    g.positive(
+        "remember me: token lifetime 90 d beyond the browser lifetime (14 d)",
+        &at(T + 89 * day).policy(remember_policy),
+        &rm_tok,
+        &rm_plain,
+    );
+    g.negative(
+        "remember me: token lifetime 90 d reached",
+        &at(T + 90 * day).policy(remember_policy),
+        &rm_tok,
+        Error::LifetimeExpired,
+    );
+    g.negative(
+        "remember me: remember-me lifetime (30 d) shorter than the token's (90 d)",
+        &at(T + 30 * day),
+        &rm_tok,
+        Error::LifetimeExpired,
+    );
+    g.negative(
+        "remember me: remember-me idle timeout (7 d) reached",
+        &at(T + 7 * day).policy(Policy {
+            remember_me_idle_timeout: Some(7 * day),
+            ..remember_policy
+        }),
+        &rm_tok,
+        Error::IdleExpired,
+    );
+    let (rm_plain_tok, rm_plain_claims) =
+        g.honest_as(SessionKind::RememberMe, &k1, b"", 78, T, T + 60, None, b"r");
+    g.positive(
+        "remember me without a token lifetime (tag 0x03)",
+        &at(T + 20 * day),
+        &rm_plain_tok,
+        &rm_plain_claims,
+    );
+    let (br_tok, _) = g.honest(&k1, b"", 79, T, T, Some(90 * day), b"");
+    g.negative(
+        "browser session with the same token: 10 days unrefreshed is idle-expired",
+        &at(T + 10 * day).policy(remember_policy),
+        &br_tok,
+        Error::IdleExpired,
+    );
+    let mut overlong = ref_plain.clone();
+    overlong.kind = SessionKind::Browser;
+    let mut p = overlong.encode();
+    let tag_at = p.len() - 2;
+    p.splice(tag_at..=tag_at, [0x80, 0x00]);
+    let tok = g.craft(&k1, b"", &p);
+    g.positive(
+        "tag 0x00 written as a two-byte varint (0x80 0x00), accepted as postcard accepts it",
+        &at(T),
+        &tok,
+        &ref_plain,
     );
 
     // ---- negative: policy ---------------------------------------------------
@@ -1199,6 +1321,8 @@ fn policy_of(v: &Value) -> Policy {
         absolute_lifetime: opt_u64(&v["absolute_lifetime"]),
         future_leeway: u64_of(&v["future_leeway"]),
         revoked_before: u64_of(&v["revoked_before"]),
+        remember_me_idle_timeout: opt_u64(&v["remember_me_idle_timeout"]),
+        remember_me_absolute_lifetime: opt_u64(&v["remember_me_absolute_lifetime"]),
         ..Policy::DEFAULT
     }
 }
@@ -1232,6 +1356,11 @@ fn assert_claims(name: &str, claims: &Claims, expected: &Value) {
         "{name}"
     );
     assert_eq!(claims.lifetime, opt_u64(&expected["lifetime"]), "{name}");
+    assert_eq!(
+        kind_name(claims.kind),
+        expected["kind"].as_str().unwrap(),
+        "{name}"
+    );
     assert_eq!(claims.data[..], hex_of(&expected["data"])[..], "{name}");
 }
 

@@ -16,6 +16,8 @@ const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/keyset-v1
 
 /// Opens anything authentic: the vectors check keys, not lifetimes.
 const ANY_TIME: Policy = Policy {
+    remember_me_idle_timeout: None,
+    remember_me_absolute_lifetime: None,
     idle_timeout: None,
     absolute_lifetime: None,
     future_leeway: u64::MAX,
@@ -88,6 +90,7 @@ fn valid_vectors_parse_build_and_open_their_tokens() {
                 sealer.promote(*id).unwrap();
                 let sealer: KeyRing = sealer.build_ring().unwrap();
                 let session = NewSession {
+                    kind: sesame::SessionKind::Browser,
                     user_id,
                     lifetime: None,
                     data: &data,

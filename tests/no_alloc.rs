@@ -46,6 +46,7 @@ fn seal_open_refresh_do_not_allocate() {
     let policy = Policy::default();
     let now = 1_700_000_000;
     let session = NewSession {
+        kind: sesame::SessionKind::Browser,
         user_id: 123_456,
         lifetime: Some(3_600),
         data: b"csrf=abc",

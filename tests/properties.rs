@@ -2,9 +2,13 @@
 //! round-trips arbitrary claims, data and contexts.
 
 use proptest::prelude::*;
-use sesame::{Error, ForkSafeRng, KeyRing, NewSession, Policy, CONTEXT_MAX, DATA_MAX, TOKEN_MAX};
+use sesame::{
+    Error, ForkSafeRng, KeyRing, NewSession, Policy, SessionKind, CONTEXT_MAX, DATA_MAX, TOKEN_MAX,
+};
 
 const OPEN_ALL: Policy = Policy {
+    remember_me_idle_timeout: None,
+    remember_me_absolute_lifetime: None,
     idle_timeout: None,
     absolute_lifetime: None,
     future_leeway: u64::MAX,
@@ -54,9 +58,11 @@ proptest! {
         data in proptest::collection::vec(any::<u8>(), 0..=DATA_MAX),
         context in proptest::collection::vec(any::<u8>(), 0..=CONTEXT_MAX),
         now in 0u64..u64::MAX,
+        remember_me: bool,
     ) {
         let ring = ring();
-        let session = NewSession { user_id, lifetime, data: &data };
+        let kind = if remember_me { SessionKind::RememberMe } else { SessionKind::Browser };
+        let session = NewSession { user_id, lifetime, kind, data: &data };
         let token = ring.seal_token(&session, &context, now, &mut ForkSafeRng::new()).unwrap();
         prop_assert!(token.len() <= TOKEN_MAX);
         let claims = ring.open(&token, &context, &OPEN_ALL, now).unwrap();
@@ -64,6 +70,7 @@ proptest! {
         prop_assert_eq!(claims.issued_at, now);
         prop_assert_eq!(claims.refreshed_at, now);
         prop_assert_eq!(claims.lifetime, lifetime);
+        prop_assert_eq!(claims.kind, kind);
         prop_assert_eq!(&claims.data[..], &data[..]);
         let mut other = context.clone();
         match other.last_mut() { Some(b) => *b ^= 0x80, None => other.push(0) }

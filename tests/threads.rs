@@ -26,6 +26,7 @@ fn concurrent_sessions_never_cross_users() {
                     let user = t * 1_000_000 + i;
                     let data = user.to_le_bytes();
                     let session = NewSession {
+                        kind: sesame::SessionKind::Browser,
                         user_id: user,
                         lifetime: None,
                         data: &data,

@@ -31,6 +31,8 @@ fn seal(ring: &KeyRing, user_id: u64, context: &[u8], now: u64) -> String {
 
 /// No limits at all, so tests of one rule are not disturbed by the others.
 const OPEN_ALL: Policy = Policy {
+    remember_me_idle_timeout: None,
+    remember_me_absolute_lifetime: None,
     idle_timeout: None,
     absolute_lifetime: None,
     future_leeway: 0,
@@ -44,6 +46,7 @@ fn round_trip_keeps_every_claim() {
     let session = NewSession {
         user_id: 42,
         lifetime: Some(3600),
+        kind: sesame::SessionKind::Browser,
         data: b"role=admin",
     };
     let token = ring
@@ -194,6 +197,7 @@ fn over_long_input_is_too_long_before_decoding() {
 fn largest_token_is_within_token_max() {
     let ring = ring_with(&[(u32::MAX, K1)]);
     let session = NewSession {
+        kind: sesame::SessionKind::Browser,
         user_id: u64::MAX,
         lifetime: Some(u64::MAX),
         data: &[0xa5; sesame::DATA_MAX],
@@ -434,6 +438,7 @@ fn the_rotation_story() {
 fn refresh_keeps_identity_and_rejects_invalid_tokens() {
     let ring = ring_with(&[(1, K1)]);
     let session = NewSession {
+        kind: sesame::SessionKind::Browser,
         user_id: 9,
         lifetime: Some(10_000),
         data: b"d",
@@ -620,6 +625,8 @@ fn checks_report_in_a_fixed_order() {
     let ring = ring_with(&[(1, K1)]);
     let token = seal(&ring, 1, b"", NOW);
     let strict = Policy {
+        remember_me_idle_timeout: None,
+        remember_me_absolute_lifetime: None,
         idle_timeout: Some(1),
         absolute_lifetime: Some(1),
         future_leeway: 0,
@@ -709,6 +716,7 @@ fn error_codes_are_stable_and_distinct() {
 fn decrypt_shows_an_expired_token_but_still_authenticates() {
     let ring = ring_with(&[(1, [7; 32])]);
     let session = NewSession {
+        kind: sesame::SessionKind::Browser,
         user_id: 5,
         lifetime: Some(60),
         data: b"d",

@@ -21,6 +21,8 @@ struct PolicyIn {
     future_leeway: u64,
     revoked_before: u64,
     refresh_after: u64,
+    remember_me_idle_timeout: u64,
+    remember_me_absolute_lifetime: u64,
     default: bool,
 }
 
@@ -45,6 +47,7 @@ enum Call {
     },
     Seal {
         user_id: u64,
+        kind: u8,
         lifetime: u64,
         data: Vec<u8>,
         context: Vec<u8>,
@@ -150,6 +153,8 @@ fn policy_of(p: &PolicyIn) -> sesame_policy {
         future_leeway: p.future_leeway,
         revoked_before: p.revoked_before,
         refresh_after: p.refresh_after,
+        remember_me_idle_timeout: p.remember_me_idle_timeout,
+        remember_me_absolute_lifetime: p.remember_me_absolute_lifetime,
     }
 }
 
@@ -171,6 +176,7 @@ fn claims_eq(a: &sesame_claims, b: &sesame_claims) -> bool {
         && a.issued_at == b.issued_at
         && a.refreshed_at == b.refreshed_at
         && a.lifetime == b.lifetime
+        && a.kind == b.kind
         && a.data_len == b.data_len
         && a.data[..a.data_len] == b.data[..b.data_len]
 }
@@ -302,6 +308,7 @@ fuzz_target!(|input: Input| {
             }
             Call::Seal {
                 user_id,
+                kind,
                 lifetime,
                 data,
                 context,
@@ -319,6 +326,7 @@ fuzz_target!(|input: Input| {
                     sesame_seal(
                         ring,
                         user_id,
+                        kind % 3,
                         lifetime,
                         dp,
                         d.len(),

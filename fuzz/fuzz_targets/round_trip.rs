@@ -5,7 +5,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sesame::{Error, KeyRing, NewSession, Policy, CONTEXT_MAX, DATA_MAX, TOKEN_MAX};
+use sesame::{Error, KeyRing, NewSession, Policy, SessionKind, CONTEXT_MAX, DATA_MAX, TOKEN_MAX};
 use sesame_fuzz::{expected_claims, model_accepts, TestRng, PERMISSIVE};
 
 #[derive(Arbitrary, Debug)]
@@ -14,6 +14,7 @@ struct Input {
     key: [u8; 32],
     user_id: u64,
     lifetime: Option<u64>,
+    remember_me: bool,
     data: Vec<u8>,
     context: Vec<u8>,
     other_context: Vec<u8>,
@@ -23,6 +24,8 @@ struct Input {
     out_len: u16,
     idle_timeout: Option<u64>,
     absolute_lifetime: Option<u64>,
+    remember_me_idle_timeout: Option<u64>,
+    remember_me_absolute_lifetime: Option<u64>,
     future_leeway: u64,
     revoked_before: u64,
 }
@@ -40,6 +43,11 @@ fuzz_target!(|input: Input| {
     let session = NewSession {
         user_id: input.user_id,
         lifetime: input.lifetime,
+        kind: if input.remember_me {
+            SessionKind::RememberMe
+        } else {
+            SessionKind::Browser
+        },
         data: &input.data,
     };
     let rng = TestRng::new(input.seed);
@@ -107,6 +115,8 @@ fuzz_target!(|input: Input| {
         future_leeway: input.future_leeway,
         revoked_before: input.revoked_before,
         refresh_after: 0,
+        remember_me_idle_timeout: input.remember_me_idle_timeout,
+        remember_me_absolute_lifetime: input.remember_me_absolute_lifetime,
     };
     let got = ring.open(token, &input.context, &policy, input.later);
     assert_eq!(

@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use sesame::rand_core::{self, CryptoRng, RngCore};
-use sesame::{Claims, Error, KeyRing, NewSession, Policy};
+use sesame::{Claims, Error, KeyRing, NewSession, Policy, SessionKind};
 
 /// The time tokens in the seed corpus were sealed at.
 pub const NOW: u64 = 1_700_000_000;
@@ -25,6 +25,8 @@ pub const PERMISSIVE: Policy = Policy {
     future_leeway: u64::MAX,
     revoked_before: 0,
     refresh_after: 0,
+    remember_me_idle_timeout: None,
+    remember_me_absolute_lifetime: None,
 };
 
 /// Short lifetimes, no leeway, and a revocation cut-off.
@@ -34,6 +36,8 @@ pub const STRICT: Policy = Policy {
     future_leeway: 0,
     revoked_before: NOW - 3600,
     refresh_after: 30,
+    remember_me_idle_timeout: Some(600),
+    remember_me_absolute_lifetime: Some(7200),
 };
 
 pub const POLICIES: [Policy; 3] = [Policy::DEFAULT, PERMISSIVE, STRICT];
@@ -136,6 +140,7 @@ pub fn expected_claims(session: &NewSession<'_>, now: u64, rng: &TestRng) -> Cla
         issued_at: now,
         refreshed_at: now,
         lifetime: session.lifetime,
+        kind: session.kind,
         data: heapless::Vec::from_slice(session.data).expect("data within DATA_MAX"),
     }
 }
@@ -150,17 +155,21 @@ pub fn model_accepts(policy: &Policy, c: &Claims, now: u64) -> Result<(), Error>
     if c.issued_at < policy.revoked_before {
         return Err(Error::Revoked);
     }
-    let lifetime = match (policy.absolute_lifetime, c.lifetime) {
+    let (idle_timeout, absolute_lifetime) = match c.kind {
+        SessionKind::Browser => (policy.idle_timeout, policy.absolute_lifetime),
+        SessionKind::RememberMe => (
+            policy.remember_me_idle_timeout,
+            policy.remember_me_absolute_lifetime,
+        ),
+    };
+    let lifetime = match (absolute_lifetime, c.lifetime) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
     if lifetime.is_some_and(|l| now >= c.issued_at.saturating_add(l)) {
         return Err(Error::LifetimeExpired);
     }
-    if policy
-        .idle_timeout
-        .is_some_and(|i| now >= c.refreshed_at.saturating_add(i))
-    {
+    if idle_timeout.is_some_and(|i| now >= c.refreshed_at.saturating_add(i)) {
         return Err(Error::IdleExpired);
     }
     Ok(())
@@ -238,17 +247,18 @@ pub fn corpus_tokens() -> Vec<String> {
     for &id in &RING_IDS {
         let r = ring_with(id);
         for (ci, context) in CONTEXTS.iter().enumerate() {
-            for (user, lifetime, data_len) in [
-                (123_456u64, None, 0usize),
-                (0, Some(86_400), 1),
-                (u64::MAX, Some(0), 16),
-                (7, Some(u64::MAX), 128),
-                (1 << 40, None, 33),
+            for (user, lifetime, kind, data_len) in [
+                (123_456u64, None, SessionKind::Browser, 0usize),
+                (0, Some(86_400), SessionKind::Browser, 1),
+                (u64::MAX, Some(0), SessionKind::RememberMe, 16),
+                (7, Some(u64::MAX), SessionKind::Browser, 128),
+                (1 << 40, None, SessionKind::RememberMe, 33),
             ] {
                 seed += 1;
                 let session = NewSession {
                     user_id: user,
                     lifetime,
+                    kind,
                     data: &data[..data_len],
                 };
                 let now = NOW - (ci as u64) * 600;

@@ -84,13 +84,15 @@ use core::fmt;
 
 use rand_core::CryptoRngCore;
 
-use crate::{Claims, Policy, TOKEN_MAX};
+use crate::{Claims, Policy, SessionKind, TOKEN_MAX};
 
+mod csrf;
 mod detect;
 mod device_tag;
 mod request;
 mod response;
 
+pub use csrf::{origin_allowed, CSRF_SECRET_BYTES};
 pub use detect::{Detection, DetectionReporter};
 pub use device_tag::{device_tag, DEVICE_TAG_BYTES};
 pub use request::{cookie_pairs, CookiePairs, DeviceStatus, Method, RequestCookies};
@@ -229,6 +231,7 @@ pub struct CookieRules<'n> {
     session_prefix: &'n str,
     device_max_age: u64,
     session_max_age: u64,
+    remember_me_max_age: u64,
     max_cookies: usize,
     max_header_bytes: usize,
     max_deletions: usize,
@@ -239,17 +242,27 @@ impl CookieRules<'static> {
     /// that live no longer than `policy` lets a token live unrefreshed (its
     /// idle timeout, else its absolute lifetime, capped at 400 days): a
     /// browser then drops a cookie about when the server would refuse it.
+    /// Remember-me sessions get the same from the policy's remember-me
+    /// limits, so their cookie outlives a browser's idle session.
     pub const fn new(policy: &Policy) -> Self {
-        let session = match (policy.idle_timeout, policy.absolute_lifetime) {
-            (Some(idle), _) => idle,
-            (None, Some(life)) => life,
-            (None, None) => MAX_AGE_CAP,
-        };
+        const fn unrefreshed(idle: Option<u64>, lifetime: Option<u64>) -> u64 {
+            match (idle, lifetime) {
+                (Some(idle), _) => idle,
+                (None, Some(life)) => life,
+                (None, None) => MAX_AGE_CAP,
+            }
+        }
+        let session = unrefreshed(policy.idle_timeout, policy.absolute_lifetime);
+        let remember_me = unrefreshed(
+            policy.remember_me_idle_timeout,
+            policy.remember_me_absolute_lifetime,
+        );
         CookieRules {
             device_cookie: DEVICE_COOKIE,
             session_prefix: SESSION_PREFIX,
             device_max_age: MAX_AGE_CAP,
             session_max_age: clamp_max_age(session),
+            remember_me_max_age: clamp_max_age(remember_me),
             max_cookies: 100,
             max_header_bytes: 16 * 1024,
             max_deletions: 50,
@@ -286,6 +299,7 @@ impl<'n> CookieRules<'n> {
             session_prefix,
             device_max_age: self.device_max_age,
             session_max_age: self.session_max_age,
+            remember_me_max_age: self.remember_me_max_age,
             max_cookies: self.max_cookies,
             max_header_bytes: self.max_header_bytes,
             max_deletions: self.max_deletions,
@@ -298,11 +312,14 @@ impl<'n> CookieRules<'n> {
         self
     }
 
-    /// Caps the session cookies' Max-Age below what the policy gives
-    /// (never raises it).
+    /// Caps the session cookies' Max-Age, of both kinds, below what the
+    /// policy gives (never raises it).
     pub const fn with_session_max_age(mut self, seconds: u64) -> Self {
         if seconds < self.session_max_age {
             self.session_max_age = clamp_max_age(seconds);
+        }
+        if seconds < self.remember_me_max_age {
+            self.remember_me_max_age = clamp_max_age(seconds);
         }
         self
     }
@@ -336,8 +353,22 @@ impl<'n> CookieRules<'n> {
         self.device_max_age
     }
 
+    /// The Max-Age of a browser session's cookie.
     pub const fn session_max_age(&self) -> u64 {
         self.session_max_age
+    }
+
+    /// The Max-Age of a remember-me session's cookie.
+    pub const fn remember_me_max_age(&self) -> u64 {
+        self.remember_me_max_age
+    }
+
+    /// The Max-Age of a session cookie of `kind`.
+    pub const fn max_age_for(&self, kind: SessionKind) -> u64 {
+        match kind {
+            SessionKind::Browser => self.session_max_age,
+            SessionKind::RememberMe => self.remember_me_max_age,
+        }
     }
 
     pub const fn max_cookies(&self) -> usize {
@@ -463,10 +494,11 @@ impl fmt::Display for SessionName {
 }
 
 /// Remaining absolute lifetime of opened claims under `policy` at `now`:
-/// the smaller of the policy's and the token's lifetime, from `issued_at`.
+/// the smaller of the policy's (for the claims' kind) and the token's
+/// lifetime, from `issued_at`.
 /// `None` if neither sets one.
 pub fn lifetime_left(claims: &Claims, policy: &Policy, now: u64) -> Option<u64> {
-    let lifetime = match (policy.absolute_lifetime, claims.lifetime) {
+    let lifetime = match (policy.limits(claims.kind).1, claims.lifetime) {
         (Some(p), Some(t)) => Some(p.min(t)),
         (p, t) => p.or(t),
     }?;

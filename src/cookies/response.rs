@@ -7,7 +7,7 @@ use rand_core::CryptoRngCore;
 use super::{
     CookieRules, DeviceId, Method, RequestCookies, RuleError, SessionName, COOKIE_ATTRIBUTES,
 };
-use crate::{Claims, NewSession, Policy, TOKEN_MAX};
+use crate::{Claims, NewSession, Policy, SessionKind, TOKEN_MAX};
 
 /// A token the caller sealed or refreshed, and how long it may live.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -17,6 +17,9 @@ pub struct Issued<'t> {
     /// Seconds of absolute lifetime the session has left, if known: the
     /// cookie's Max-Age is kept within it (and within the idle timeout).
     pub lifetime_left: Option<u64>,
+    /// The session's kind: a remember-me cookie lives as long as the
+    /// policy's remember-me limits, a browser session's as its own.
+    pub kind: SessionKind,
 }
 
 impl<'t> Issued<'t> {
@@ -26,19 +29,21 @@ impl<'t> Issued<'t> {
         Issued {
             token,
             lifetime_left: None,
+            kind: SessionKind::Browser,
         }
     }
 
     /// A freshly sealed login token: its lifetime is the smaller of the
-    /// session's own and the policy's absolute lifetime.
+    /// session's own and the policy's absolute lifetime for its kind.
     pub fn for_new_session(token: &'t str, session: &NewSession<'_>, policy: &Policy) -> Self {
-        let lifetime_left = match (policy.absolute_lifetime, session.lifetime) {
+        let lifetime_left = match (policy.limits(session.kind).1, session.lifetime) {
             (Some(p), Some(t)) => Some(p.min(t)),
             (p, t) => p.or(t),
         };
         Issued {
             token,
             lifetime_left,
+            kind: session.kind,
         }
     }
 
@@ -48,6 +53,7 @@ impl<'t> Issued<'t> {
         Issued {
             token,
             lifetime_left: super::lifetime_left(claims, policy, now),
+            kind: claims.kind,
         }
     }
 }
@@ -57,6 +63,7 @@ impl fmt::Debug for Issued<'_> {
         f.debug_struct("Issued")
             .field("token", &format_args!("{} chars", self.token.len()))
             .field("lifetime_left", &self.lifetime_left)
+            .field("kind", &self.kind)
             .finish()
     }
 }
@@ -324,7 +331,7 @@ impl<'a> ResponsePlan<'a> {
         {
             return Err(RuleError::InvalidToken);
         }
-        let mut max_age = self.rules.session_max_age();
+        let mut max_age = self.rules.max_age_for(session.kind);
         if let Some(left) = session.lifetime_left {
             max_age = max_age.min(left);
         }

@@ -60,9 +60,9 @@ pub const SESAME_FINISH_WARN_GET_LOGOUT: u32 = 2;
 /// Words of `sesame_request` kept for sesame's own use between `begin` and `finish`.
 pub const SESAME_REQUEST_INTERNAL_WORDS: usize = 96;
 /// Marks internal state written by `begin` and not yet used by `finish`.
-const BEGUN: u64 = 0x7365_7361_6d65_7271;
+pub(super) const BEGUN: u64 = 0x7365_7361_6d65_7271;
 /// Marks internal state `finish` has used (its issued token stays readable).
-const FINISHED: u64 = 0x7365_7361_6d65_7266;
+pub(super) const FINISHED: u64 = 0x7365_7361_6d65_7266;
 
 /// `sesame_request_token`: the token of the session cookie the request
 /// carried (the one `begin` opened, refreshed or rejected).
@@ -134,9 +134,9 @@ impl core::fmt::Debug for sesame_request {
 }
 
 /// What `begin` leaves for `finish`.
-struct RequestState {
-    begun: u64,
-    cookies: RequestCookies<'static>,
+pub(super) struct RequestState {
+    pub(super) begun: u64,
+    pub(super) cookies: RequestCookies<'static>,
     refreshed: [u8; SESAME_TOKEN_MAX],
     refreshed_len: usize,
 }
@@ -399,9 +399,12 @@ pub unsafe extern "C" fn sesame_request_begin(
 /// let every other line replace the app's header of that name. No line at
 /// all means the response sets no cookie and may be cached as the app says.
 ///
-/// For `SESAME_ACTION_LOGIN`, `user_id`, `lifetime` (`SESAME_NO_LIMIT`:
-/// none) and `data` (may be NULL with length 0) make the new session, whose
-/// claims are written to `request->claims`. Call once per `begin`.
+/// For `SESAME_ACTION_LOGIN`, `user_id`, `kind` (`SESAME_SESSION_KIND_*`:
+/// a browser session or a remember-me login, whose cookie lives as long as
+/// the policy's remember-me limits), `lifetime` (`SESAME_NO_LIMIT`: none)
+/// and `data` (may be NULL with length 0) make the new session, whose
+/// claims are written to `request->claims`. Other actions ignore them.
+/// Call once per `begin`.
 ///
 /// # Safety
 /// `ring` and `rules` are the ones given to `begin`; `request` was filled by
@@ -414,6 +417,7 @@ pub unsafe extern "C" fn sesame_request_finish(
     request: *mut sesame_request,
     action: u32,
     user_id: u64,
+    kind: u8,
     lifetime: u64,
     data: *const u8,
     data_len: usize,
@@ -454,7 +458,9 @@ pub unsafe extern "C" fn sesame_request_finish(
                 SESAME_SESSION_REFRESHED => {
                     let text = core::str::from_utf8(&state.refreshed[..state.refreshed_len])
                         .map_err(|_| SESAME_INTERNAL_ERROR)?;
-                    Outcome::Refresh(Issued::new(text))
+                    // SAFETY: valid (contract); begin wrote the refreshed claims.
+                    let claims = unsafe { (*request).claims }.to_claims()?;
+                    Outcome::Refresh(Issued::with_claims(text, &claims, &rules.policy, now))
                 }
                 SESAME_SESSION_REJECTED => Outcome::Rejected,
                 _ => Outcome::Anonymous,
@@ -470,6 +476,7 @@ pub unsafe extern "C" fn sesame_request_finish(
                 let new = NewSession {
                     user_id,
                     lifetime: limit_to_option(lifetime),
+                    kind: session_kind(kind)?,
                     data,
                 };
                 let (device, len) = ring.read(|keys| {

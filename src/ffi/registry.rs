@@ -37,11 +37,6 @@ const _: () = assert!(
     SESAME_REGISTRY_DEVICE_BYTES == DEVICE_MAX + 1 && SESAME_REGISTRY_IP_BYTES == IP_MAX + 1
 );
 
-/// `kind` of a session: a browser session.
-pub const SESAME_SESSION_KIND_BROWSER: u8 = 0;
-/// `kind` of a session: a "remember me" login, with its own limits.
-pub const SESAME_SESSION_KIND_REMEMBER_ME: u8 = 1;
-
 /// A registry over one store connection. Calls may block on the store (a
 /// network round trip, a file lock); calls on one handle run one at a time,
 /// so give each worker thread its own handle for parallel requests. A

@@ -5,7 +5,23 @@ use core::ffi::{c_char, c_int};
 
 use super::keyring::ring_ref;
 use super::*;
-use crate::{Claims, NewSession, Policy};
+use crate::{Claims, NewSession, Policy, SessionKind};
+
+/// `kind` of a session: a browser session.
+pub const SESAME_SESSION_KIND_BROWSER: u8 = 0;
+/// `kind` of a session: a "remember me" login, with its own limits
+/// (`remember_me_*` in `sesame_policy`).
+pub const SESAME_SESSION_KIND_REMEMBER_ME: u8 = 1;
+
+const _: () = assert!(
+    SESAME_SESSION_KIND_BROWSER == SessionKind::Browser as u8
+        && SESAME_SESSION_KIND_REMEMBER_ME == SessionKind::RememberMe as u8
+);
+
+/// The kind with this `SESAME_SESSION_KIND_*` code.
+pub(super) fn session_kind(code: u8) -> Result<SessionKind, sesame_result> {
+    SessionKind::from_code(code).ok_or(SESAME_INVALID_ARGUMENT)
+}
 
 /// What a ring checks when it opens a token. Start from `sesame_policy_default`.
 /// Zero-initialised, it rejects every token (lifetime and idle timeout 0): fail closed.
@@ -23,6 +39,11 @@ pub struct sesame_policy {
     pub revoked_before: u64,
     /// `sesame_should_refresh` says yes once a token is this many seconds old.
     pub refresh_after: u64,
+    /// `idle_timeout` for remember-me tokens (`SESAME_SESSION_KIND_REMEMBER_ME`);
+    /// `SESAME_NO_LIMIT` for none, the default.
+    pub remember_me_idle_timeout: u64,
+    /// `absolute_lifetime` for remember-me tokens; `SESAME_NO_LIMIT` for none.
+    pub remember_me_absolute_lifetime: u64,
 }
 
 /// An opened session. All times are unix seconds.
@@ -40,6 +61,8 @@ pub struct sesame_claims {
     /// also reads as `SESAME_NO_LIMIT`: the two expire identically, since
     /// limits saturate at the end of time.
     pub lifetime: u64,
+    /// `SESAME_SESSION_KIND_*`: which of the policy's limits apply.
+    pub kind: u8,
     /// Number of valid bytes in `data`.
     pub data_len: usize,
     pub data: [u8; SESAME_DATA_MAX],
@@ -57,6 +80,8 @@ impl From<&sesame_policy> for Policy {
             future_leeway: p.future_leeway,
             revoked_before: p.revoked_before,
             refresh_after: p.refresh_after,
+            remember_me_idle_timeout: limit_to_option(p.remember_me_idle_timeout),
+            remember_me_absolute_lifetime: limit_to_option(p.remember_me_absolute_lifetime),
         }
     }
 }
@@ -71,6 +96,7 @@ impl From<&Claims> for sesame_claims {
             issued_at: c.issued_at,
             refreshed_at: c.refreshed_at,
             lifetime: c.lifetime.unwrap_or(SESAME_NO_LIMIT),
+            kind: c.kind as u8,
             data_len: c.data.len(),
             data,
         }
@@ -85,11 +111,12 @@ impl sesame_claims {
         issued_at: 0,
         refreshed_at: 0,
         lifetime: 0,
+        kind: SESAME_SESSION_KIND_BROWSER,
         data_len: 0,
         data: [0; SESAME_DATA_MAX],
     };
 
-    fn to_claims(self) -> Result<Claims, sesame_result> {
+    pub(super) fn to_claims(self) -> Result<Claims, sesame_result> {
         let data = self
             .data
             .get(..self.data_len)
@@ -100,13 +127,15 @@ impl sesame_claims {
             issued_at: self.issued_at,
             refreshed_at: self.refreshed_at,
             lifetime: limit_to_option(self.lifetime),
+            kind: session_kind(self.kind)?,
             data: heapless::Vec::from_slice(data).map_err(|_| SESAME_INVALID_ARGUMENT)?,
         })
     }
 }
 
-/// Writes the default policy (idle 24 h, lifetime 14 days, leeway 60 s,
-/// refresh after 15 min, no cut-off) to `*policy_out`.
+/// Writes the default policy to `*policy_out`: browser sessions idle 24 h,
+/// lifetime 14 days; remember-me no idle limit, lifetime 30 days; leeway
+/// 60 s, refresh after 15 min, no cut-off.
 ///
 /// # Safety
 /// `policy_out` is NULL or valid for writing a `sesame_policy`.
@@ -120,6 +149,10 @@ pub unsafe extern "C" fn sesame_policy_default(policy_out: *mut sesame_policy) -
             future_leeway: p.future_leeway,
             revoked_before: p.revoked_before,
             refresh_after: p.refresh_after,
+            remember_me_idle_timeout: p.remember_me_idle_timeout.unwrap_or(SESAME_NO_LIMIT),
+            remember_me_absolute_lifetime: p
+                .remember_me_absolute_lifetime
+                .unwrap_or(SESAME_NO_LIMIT),
         };
         // SAFETY: NULL-checked by write_out; otherwise valid per this function's contract.
         unsafe { write_out(policy_out, policy) }
@@ -127,8 +160,10 @@ pub unsafe extern "C" fn sesame_policy_default(policy_out: *mut sesame_policy) -
 }
 
 /// Seals a new session for `user_id` at unix time `now` under the primary
-/// key. `lifetime` is the token's own lifetime in seconds (`SESAME_NO_LIMIT`:
-/// none); `data` (up to `SESAME_DATA_MAX` bytes) and `context` (up to
+/// key. `kind` is `SESAME_SESSION_KIND_*` (a browser session or a
+/// remember-me login, each with its own limits in `sesame_policy`);
+/// `lifetime` is the token's own lifetime in seconds (`SESAME_NO_LIMIT`:
+/// none), which can only shorten its kind's absolute lifetime; `data` (up to `SESAME_DATA_MAX` bytes) and `context` (up to
 /// `SESAME_CONTEXT_MAX`) may be NULL when their length is 0. On success the
 /// token text and a NUL are written to `token_out` (capacity `token_cap`;
 /// `SESAME_TOKEN_MAX + 1` always suffices) and its length, without the NUL,
@@ -141,6 +176,7 @@ pub unsafe extern "C" fn sesame_policy_default(policy_out: *mut sesame_policy) -
 pub unsafe extern "C" fn sesame_seal(
     ring: *const sesame_keyring,
     user_id: u64,
+    kind: u8,
     lifetime: u64,
     data: *const u8,
     data_len: usize,
@@ -166,6 +202,7 @@ pub unsafe extern "C" fn sesame_seal(
         let session = NewSession {
             user_id,
             lifetime: limit_to_option(lifetime),
+            kind: session_kind(kind)?,
             data,
         };
         let mut text = [0u8; SESAME_TOKEN_MAX];

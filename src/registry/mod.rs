@@ -103,26 +103,7 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
-/// Whether a session is a plain browser session or a long "remember me"
-/// login; each kind has its own idle and absolute limits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[repr(u8)]
-pub enum SessionKind {
-    #[default]
-    Browser = 0,
-    RememberMe = 1,
-}
-
-impl SessionKind {
-    /// The kind with this stable code.
-    pub fn from_code(code: u8) -> Option<SessionKind> {
-        match code {
-            0 => Some(SessionKind::Browser),
-            1 => Some(SessionKind::RememberMe),
-            _ => None,
-        }
-    }
-}
+pub use crate::claims::SessionKind;
 
 /// Why an entry was ended; kept while its tombstone lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

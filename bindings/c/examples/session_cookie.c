@@ -38,7 +38,7 @@ int main(void) {
   /* 1. Login: issue the cookie. */
   char cookie[SESAME_TOKEN_MAX + 1];
   size_t cookie_len = 0;
-  rc = sesame_seal(ring, 123456, SESAME_NO_LIMIT, NULL, 0, device, sizeof device - 1, now, cookie, sizeof cookie,
+  rc = sesame_seal(ring, 123456, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, device, sizeof device - 1, now, cookie, sizeof cookie,
                    &cookie_len);
   if (rc != SESAME_OK) return fail("seal", rc);
   printf("Set-Cookie: session=%s; HttpOnly; Secure; SameSite=Lax; Path=/\n", cookie);

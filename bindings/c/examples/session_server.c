@@ -241,6 +241,7 @@ static MHD_RESULT_T handle(void *cls, struct MHD_Connection *conn, const char *u
   size_t lines_len = 0;
   uint32_t fflags = 0;
   rc = sesame_request_finish(ring, rules, &req, status == MHD_HTTP_OK ? action : SESAME_ACTION_KEEP, user,
+                             SESAME_SESSION_KIND_BROWSER,
                              SESAME_NO_LIMIT, NULL, 0, now, lines, sizeof lines, &lines_len, &fflags);
   if (rc != SESAME_OK) {
     fprintf(stderr, "session_server: finish: %s\n", sesame_strerror(rc));

@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
   } else {
     char token[SESAME_TOKEN_MAX + 1];
     size_t token_len = 0;
-    rc = sesame_seal(ring, strtoull(argv[3], NULL, 10), SESAME_NO_LIMIT, NULL, 0, NULL, 0, sesame_unix_now(),
+    rc = sesame_seal(ring, strtoull(argv[3], NULL, 10), SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, NULL, 0, sesame_unix_now(),
                      token, sizeof token, &token_len);
     if (rc == SESAME_OK) printf("%s\n", token);
   }

@@ -48,7 +48,7 @@ static void *reader(void *arg) {
     uint64_t user = ((uint64_t)s->index << 32) | i;
     char token[SESAME_TOKEN_MAX + 1], fresh[SESAME_TOKEN_MAX + 1];
     size_t len = 0, fresh_len = 0;
-    sesame_result rc = sesame_seal(ring, user, SESAME_NO_LIMIT, (const uint8_t *)&user, sizeof user,
+    sesame_result rc = sesame_seal(ring, user, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, (const uint8_t *)&user, sizeof user,
                                    NULL, 0, now, token, sizeof token, &len);
     if (rc != SESAME_OK) {
       s->other_errors++;

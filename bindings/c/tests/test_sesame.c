@@ -26,7 +26,7 @@ static const uint8_t K2[SESAME_KEY_BYTES] = {
 
 /* A policy with every limit off, so one rule can be tested alone. */
 static sesame_policy open_all(void) {
-  sesame_policy p = {SESAME_NO_LIMIT, SESAME_NO_LIMIT, 0, 0, 0};
+  sesame_policy p = {SESAME_NO_LIMIT, SESAME_NO_LIMIT, 0, 0, 0, SESAME_NO_LIMIT, SESAME_NO_LIMIT};
   return p;
 }
 
@@ -45,7 +45,7 @@ typedef struct {
 static token seal_user(const sesame_keyring *ring, uint64_t user, const char *ctx, uint64_t now) {
   token t;
   memset(&t, 0, sizeof t);
-  CHECK_RC(sesame_seal(ring, user, SESAME_NO_LIMIT, NULL, 0, (const uint8_t *)ctx,
+  CHECK_RC(sesame_seal(ring, user, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, (const uint8_t *)ctx,
                        strlen(ctx), now, t.text, sizeof t.text, &t.len),
            SESAME_OK);
   return t;
@@ -103,7 +103,75 @@ static void test_policy_default(void) {
   CHECK_RC(sesame_policy_default(&p), SESAME_OK);
   CHECK(p.idle_timeout == 86400 && p.absolute_lifetime == 14 * 86400);
   CHECK(p.future_leeway == 60 && p.revoked_before == 0 && p.refresh_after == 900);
+  CHECK(p.remember_me_idle_timeout == SESAME_NO_LIMIT && p.remember_me_absolute_lifetime == 30 * 86400);
   CHECK_RC(sesame_policy_default(NULL), SESAME_NULL_ARGUMENT);
+}
+
+/* Each kind is judged by its own limits: a remember-me login outlives the
+   browser idle timeout and lifetime, a browser session does not. */
+static void test_session_kinds(void) {
+  sesame_keyring *ring = ring_with_k1();
+  sesame_policy policy;
+  CHECK_RC(sesame_policy_default(&policy), SESAME_OK);
+  char remembered[SESAME_TOKEN_MAX + 1], browser[SESAME_TOKEN_MAX + 1];
+  size_t remembered_len = 0, browser_len = 0;
+  CHECK_RC(sesame_seal(ring, 5, SESAME_SESSION_KIND_REMEMBER_ME, 20 * 86400, NULL, 0, NULL, 0, NOW, remembered,
+                       sizeof remembered, &remembered_len),
+           SESAME_OK);
+  CHECK_RC(sesame_seal(ring, 5, SESAME_SESSION_KIND_BROWSER, 20 * 86400, NULL, 0, NULL, 0, NOW, browser,
+                       sizeof browser, &browser_len),
+           SESAME_OK);
+  sesame_claims claims;
+  uint64_t later = NOW + 15 * 86400; /* past the browser idle (1 d) and lifetime (14 d) */
+  CHECK_RC(sesame_open(ring, remembered, remembered_len, NULL, 0, &policy, later, &claims), SESAME_OK);
+  CHECK(claims.kind == SESAME_SESSION_KIND_REMEMBER_ME && claims.lifetime == 20 * 86400);
+  CHECK_RC(sesame_open(ring, browser, browser_len, NULL, 0, &policy, later, &claims), SESAME_LIFETIME_EXPIRED);
+  CHECK_RC(sesame_open(ring, browser, browser_len, NULL, 0, &policy, NOW + 86400, &claims), SESAME_IDLE_EXPIRED);
+  /* The token's own lifetime (20 d) still ends a remember-me session. */
+  CHECK_RC(sesame_open(ring, remembered, remembered_len, NULL, 0, &policy, NOW + 20 * 86400, &claims),
+           SESAME_LIFETIME_EXPIRED);
+  policy.remember_me_idle_timeout = 7 * 86400;
+  CHECK_RC(sesame_open(ring, remembered, remembered_len, NULL, 0, &policy, NOW + 7 * 86400, &claims),
+           SESAME_IDLE_EXPIRED);
+  /* Refresh keeps the kind. */
+  char refreshed[SESAME_TOKEN_MAX + 1];
+  size_t refreshed_len = 0;
+  CHECK_RC(sesame_refresh(ring, remembered, remembered_len, NULL, 0, &policy, NOW + 86400, refreshed,
+                          sizeof refreshed, &refreshed_len, &claims),
+           SESAME_OK);
+  CHECK(claims.kind == SESAME_SESSION_KIND_REMEMBER_ME);
+  /* An unknown kind is refused and nothing is written. */
+  size_t len = 12345;
+  CHECK_RC(sesame_seal(ring, 5, 2, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, browser, sizeof browser, &len),
+           SESAME_INVALID_ARGUMENT);
+  CHECK(len == 12345);
+  sesame_keyring_free(ring);
+}
+
+/* The origin rule for requests that carry no device (Go's
+   CrossOriginProtection): absent headers are NULL with length 0. */
+static int origin_allowed(const char *method, const char *site, const char *origin, const char *host) {
+  int allowed = -1;
+  CHECK_RC(sesame_csrf_origin_allowed(method, strlen(method), site, site ? strlen(site) : 0, origin,
+                                      origin ? strlen(origin) : 0, host, host ? strlen(host) : 0, &allowed),
+           SESAME_OK);
+  return allowed;
+}
+
+static void test_csrf_origin_rule(void) {
+  CHECK(origin_allowed("GET", "cross-site", NULL, "a.test") == 1);
+  CHECK(origin_allowed("POST", "same-origin", NULL, "a.test") == 1);
+  CHECK(origin_allowed("POST", "none", NULL, "a.test") == 1);
+  CHECK(origin_allowed("POST", "cross-site", "https://a.test", "a.test") == 0);
+  CHECK(origin_allowed("POST", "same-site", NULL, "a.test") == 0);
+  CHECK(origin_allowed("POST", NULL, "https://a.test", "a.test") == 1);
+  CHECK(origin_allowed("POST", NULL, "https://evil.test", "a.test") == 0);
+  CHECK(origin_allowed("POST", NULL, "null", "a.test") == 0);
+  CHECK(origin_allowed("POST", NULL, NULL, "a.test") == 1);
+  int allowed = -1;
+  CHECK_RC(sesame_csrf_origin_allowed(NULL, 0, NULL, 0, NULL, 0, NULL, 0, &allowed), SESAME_NULL_ARGUMENT);
+  CHECK_RC(sesame_csrf_origin_allowed("POST", 4, NULL, 3, NULL, 0, NULL, 0, &allowed), SESAME_NULL_ARGUMENT);
+  CHECK(allowed == -1);
 }
 
 static void test_keyring_lifecycle(void) {
@@ -160,7 +228,7 @@ static void test_keyring_lifecycle(void) {
 
   token t;
   memset(&t, 0x5a, sizeof t);
-  CHECK_RC(sesame_seal(ring, 1, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, t.text, sizeof t.text, &t.len), SESAME_NO_PRIMARY_KEY);
+  CHECK_RC(sesame_seal(ring, 1, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, t.text, sizeof t.text, &t.len), SESAME_NO_PRIMARY_KEY);
   CHECK(all_bytes(&t, sizeof t, 0x5a));
   sesame_keyring_free(ring);
 }
@@ -213,7 +281,7 @@ static void test_seal_and_open(void) {
   const char *data = "csrf=xyz";
   const char *ctx = "device-hash";
   token d;
-  CHECK_RC(sesame_seal(ring, 42, 3600, (const uint8_t *)data, strlen(data), (const uint8_t *)ctx, strlen(ctx),
+  CHECK_RC(sesame_seal(ring, 42, SESAME_SESSION_KIND_BROWSER, 3600, (const uint8_t *)data, strlen(data), (const uint8_t *)ctx, strlen(ctx),
                        NOW, d.text, sizeof d.text, &d.len), SESAME_OK);
   CHECK_RC(open_token(ring, &d, ctx, &p, NOW + 1, &c), SESAME_OK);
   CHECK(c.user_id == 42 && c.lifetime == 3600 && c.data_len == strlen(data) && memcmp(c.data, data, c.data_len) == 0);
@@ -222,18 +290,18 @@ static void test_seal_and_open(void) {
   uint8_t big[SESAME_DATA_MAX + 1] = {0};
   token s;
   memset(&s, 0x5a, sizeof s);
-  CHECK_RC(sesame_seal(NULL, 1, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, s.text, sizeof s.text, &s.len), SESAME_NULL_ARGUMENT);
-  CHECK_RC(sesame_seal(ring, 1, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, NULL, sizeof s.text, &s.len), SESAME_NULL_ARGUMENT);
-  CHECK_RC(sesame_seal(ring, 1, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, s.text, sizeof s.text, NULL), SESAME_NULL_ARGUMENT);
-  CHECK_RC(sesame_seal(ring, 1, SESAME_NO_LIMIT, NULL, 4, NULL, 0, NOW, s.text, sizeof s.text, &s.len), SESAME_NULL_ARGUMENT);
-  CHECK_RC(sesame_seal(ring, 1, SESAME_NO_LIMIT, NULL, 0, NULL, 4, NOW, s.text, sizeof s.text, &s.len), SESAME_NULL_ARGUMENT);
-  CHECK_RC(sesame_seal(ring, 1, SESAME_NO_LIMIT, big, sizeof big, NULL, 0, NOW, s.text, sizeof s.text, &s.len), SESAME_DATA_TOO_LONG);
-  CHECK_RC(sesame_seal(ring, 1, SESAME_NO_LIMIT, NULL, 0, big, SESAME_CONTEXT_MAX + 1, NOW, s.text, sizeof s.text, &s.len), SESAME_CONTEXT_TOO_LONG);
+  CHECK_RC(sesame_seal(NULL, 1, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, s.text, sizeof s.text, &s.len), SESAME_NULL_ARGUMENT);
+  CHECK_RC(sesame_seal(ring, 1, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, NULL, sizeof s.text, &s.len), SESAME_NULL_ARGUMENT);
+  CHECK_RC(sesame_seal(ring, 1, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, s.text, sizeof s.text, NULL), SESAME_NULL_ARGUMENT);
+  CHECK_RC(sesame_seal(ring, 1, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 4, NULL, 0, NOW, s.text, sizeof s.text, &s.len), SESAME_NULL_ARGUMENT);
+  CHECK_RC(sesame_seal(ring, 1, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, NULL, 4, NOW, s.text, sizeof s.text, &s.len), SESAME_NULL_ARGUMENT);
+  CHECK_RC(sesame_seal(ring, 1, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, big, sizeof big, NULL, 0, NOW, s.text, sizeof s.text, &s.len), SESAME_DATA_TOO_LONG);
+  CHECK_RC(sesame_seal(ring, 1, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, big, SESAME_CONTEXT_MAX + 1, NOW, s.text, sizeof s.text, &s.len), SESAME_CONTEXT_TOO_LONG);
   /* Exactly the text length is one short: the NUL needs a byte too. */
-  CHECK_RC(sesame_seal(ring, 123456, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, s.text, 92, &s.len), SESAME_BUFFER_TOO_SMALL);
-  CHECK_RC(sesame_seal(ring, 123456, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, s.text, 0, &s.len), SESAME_BUFFER_TOO_SMALL);
+  CHECK_RC(sesame_seal(ring, 123456, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, s.text, 92, &s.len), SESAME_BUFFER_TOO_SMALL);
+  CHECK_RC(sesame_seal(ring, 123456, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, s.text, 0, &s.len), SESAME_BUFFER_TOO_SMALL);
   CHECK(all_bytes(&s, sizeof s, 0x5a));
-  CHECK_RC(sesame_seal(ring, 123456, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, s.text, 93, &s.len), SESAME_OK);
+  CHECK_RC(sesame_seal(ring, 123456, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, s.text, 93, &s.len), SESAME_OK);
   CHECK(s.len == 92);
 
   /* Largest token fits SESAME_TOKEN_MAX + 1. */
@@ -241,7 +309,7 @@ static void test_seal_and_open(void) {
   memset(maxdata, 0xa5, sizeof maxdata);
   memset(maxctx, 0x3c, sizeof maxctx);
   token m;
-  CHECK_RC(sesame_seal(ring, UINT64_MAX, UINT64_MAX - 1, maxdata, sizeof maxdata, maxctx, sizeof maxctx, UINT64_MAX - 2,
+  CHECK_RC(sesame_seal(ring, UINT64_MAX, SESAME_SESSION_KIND_BROWSER, UINT64_MAX - 1, maxdata, sizeof maxdata, maxctx, sizeof maxctx, UINT64_MAX - 2,
                        m.text, sizeof m.text, &m.len), SESAME_OK);
   CHECK(m.len <= SESAME_TOKEN_MAX);
   sesame_policy all = open_all();
@@ -341,7 +409,7 @@ static void test_open_rejections(void) {
 
   /* Per-token lifetime, capped by policy. */
   token l;
-  CHECK_RC(sesame_seal(ring, 8, 500, NULL, 0, NULL, 0, NOW, l.text, sizeof l.text, &l.len), SESAME_OK);
+  CHECK_RC(sesame_seal(ring, 8, SESAME_SESSION_KIND_BROWSER, 500, NULL, 0, NULL, 0, NOW, l.text, sizeof l.text, &l.len), SESAME_OK);
   CHECK_RC(open_token(ring, &l, "", &all, NOW + 499, &c), SESAME_OK);
   CHECK_RC(open_token(ring, &l, "", &all, NOW + 500, &c), SESAME_LIFETIME_EXPIRED);
 
@@ -456,7 +524,7 @@ static void test_random_callback(void) {
   CHECK_RC(sesame_keyring_set_random(ring, failing_random, NULL), SESAME_OK);
   token s;
   memset(&s, 0x5a, sizeof s);
-  CHECK_RC(sesame_seal(ring, 1, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, s.text, sizeof s.text, &s.len), SESAME_RANDOM_FAILED);
+  CHECK_RC(sesame_seal(ring, 1, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, s.text, sizeof s.text, &s.len), SESAME_RANDOM_FAILED);
   CHECK(all_bytes(&s, sizeof s, 0x5a));
   CHECK_RC(sesame_keyring_set_random(ring, NULL, NULL), SESAME_OK);
   token b = seal_user(ring, 1, "", NOW);
@@ -480,7 +548,7 @@ static void *seal_and_open_worker(void *arg) {
   for (int i = 0; i < PER_THREAD; i++) {
     uint64_t user = user_of(thread, i);
     token *t = &shared_tokens[thread][i];
-    if (sesame_seal(shared_ring, user, SESAME_NO_LIMIT, NULL, 0, (const uint8_t *)&user, sizeof user, NOW, t->text,
+    if (sesame_seal(shared_ring, user, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, (const uint8_t *)&user, sizeof user, NOW, t->text,
                     sizeof t->text, &t->len) != SESAME_OK) {
       bad++;
       continue;
@@ -535,7 +603,7 @@ static void test_keysets_and_key_ids(void) {
   sesame_keyring *old = ring_with_k1();
   char token[SESAME_TOKEN_MAX + 1];
   size_t len = 0;
-  CHECK_RC(sesame_seal(old, 7, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, token, sizeof token, &len), SESAME_OK);
+  CHECK_RC(sesame_seal(old, 7, SESAME_SESSION_KIND_BROWSER, SESAME_NO_LIMIT, NULL, 0, NULL, 0, NOW, token, sizeof token, &len), SESAME_OK);
   uint32_t key_id = 0;
   CHECK_RC(sesame_token_key_id(token, len, &key_id), SESAME_OK);
   CHECK(key_id == 1);
@@ -579,6 +647,8 @@ static void test_keysets_and_key_ids(void) {
 int main(void) {
   test_version_and_strerror();
   test_policy_default();
+  test_session_kinds();
+  test_csrf_origin_rule();
   test_keyring_lifecycle();
   test_keyring_in_caller_storage();
   test_seal_and_open();

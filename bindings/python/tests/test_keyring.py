@@ -353,11 +353,31 @@ def test_key_rotation(ring: Keyring) -> None:
 # -- Session -------------------------------------------------------------------
 
 
+def test_session_kinds_have_their_own_limits(ring: Keyring) -> None:
+    remembered = ring.seal(5, kind="remember_me", now=NOW)
+    browser = ring.seal(5, now=NOW)
+    later = NOW + 3 * 86_400  # past the browser idle timeout
+    session = ring.open(remembered, now=later)
+    assert session.kind == "remember_me" and session.remember_me
+    with pytest.raises(sesame.IdleExpired):
+        ring.open(browser, now=later)
+    assert ring.open(browser, now=NOW).kind == "browser"
+    with pytest.raises(sesame.IdleExpired):
+        ring.open(remembered, now=later, policy=Policy(remember_me_idle_timeout=86_400))
+    with pytest.raises(sesame.LifetimeExpired):
+        ring.open(remembered, now=NOW + 30 * 86_400)
+    assert ring.refresh(remembered, now=NOW + 60)[1].kind == "remember_me"
+    with pytest.raises(ValueError):
+        ring.seal(5, kind="forever")
+    with pytest.raises(ValueError):
+        Session(1, b"x" * 16, NOW, NOW, kind="forever")  # type: ignore[arg-type]
+
+
 def test_session_is_a_frozen_dataclass(ring: Keyring) -> None:
     session = ring.open(ring.seal(5, data=b"d", lifetime=60, now=NOW), now=NOW)
     assert dataclasses.is_dataclass(session)
     assert [f.name for f in dataclasses.fields(session)] == [
-        "user_id", "session_id", "issued_at", "refreshed_at", "lifetime", "data",
+        "user_id", "session_id", "issued_at", "refreshed_at", "lifetime", "data", "kind",
     ]  # fmt: skip
     with pytest.raises(dataclasses.FrozenInstanceError):
         session.user_id = 6  # type: ignore[misc]

@@ -77,6 +77,8 @@ FUNCTIONS = [
     "sesame_request_token",
     "sesame_registry_config_size",
     "sesame_registry_entry_size",
+    "sesame_request_csrf_secret",
+    "sesame_csrf_origin_allowed",
 ]
 
 
@@ -202,13 +204,13 @@ def test_null_argument_through_the_raw_layer() -> None:
         raises_code(lib.sesame_keyring_promote(None, 1), sesame.NullArgument)
         raises_code(lib.sesame_keyring_retire(None, 1), sesame.NullArgument)
         raises_code(
-            lib.sesame_seal(ptr, 1, _native.NO_LIMIT, None, 5, None, 0, NOW, buf, len(buf), size),
+            lib.sesame_seal(ptr, 1, 0, _native.NO_LIMIT, None, 5, None, 0, NOW, buf, len(buf), size),
             sesame.NullArgument,
         )
         raises_code(
-            lib.sesame_seal(ptr, 1, _native.NO_LIMIT, None, 0, None, 0, NOW, None, 0, size), sesame.NullArgument
+            lib.sesame_seal(ptr, 1, 0, _native.NO_LIMIT, None, 0, None, 0, NOW, None, 0, size), sesame.NullArgument
         )
-        assert lib.sesame_seal(ptr, 1, _native.NO_LIMIT, None, 0, None, 0, NOW, buf, len(buf), size) == 0
+        assert lib.sesame_seal(ptr, 1, 0, _native.NO_LIMIT, None, 0, None, 0, NOW, buf, len(buf), size) == 0
         token = buf.value
         raises_code(lib.sesame_open(ptr, token, len(token), None, 0, None, NOW, claims), sesame.NullArgument)
         raises_code(lib.sesame_open(ptr, token, len(token), None, 0, policy, NOW, None), sesame.NullArgument)
@@ -237,7 +239,7 @@ def test_invalid_argument_and_buffer_too_small_through_the_raw_layer() -> None:
     small = ctypes.create_string_buffer(10)
     size = ctypes.c_size_t(777)
     raises_code(
-        lib.sesame_seal(out, 1, _native.NO_LIMIT, None, 0, None, 0, NOW, small, len(small), size),
+        lib.sesame_seal(out, 1, 0, _native.NO_LIMIT, None, 0, None, 0, NOW, small, len(small), size),
         sesame.BufferTooSmall,
     )
     assert size.value == 777 and small.raw == bytes(10)  # nothing written on failure
@@ -353,7 +355,7 @@ def test_request_begin_and_finish_through_the_prototyped_abi(ring: sesame.Keyrin
     assert (request.session, request.foreign_sessions) == (_native.SESSION_NONE, 0)
     out = ctypes.create_string_buffer(_native.HEADERS_CAP)
     length, flags = ctypes.c_size_t(), ctypes.c_uint32()
-    args = (ring._ring, rules._rules, ctypes.byref(request), _native.ACTION_LOGIN, 7, _native.NO_LIMIT, None, 0, NOW,
+    args = (ring._ring, rules._rules, ctypes.byref(request), _native.ACTION_LOGIN, 7, 0, _native.NO_LIMIT, None, 0, NOW,
             out, len(out), ctypes.byref(length), ctypes.byref(flags))  # fmt: skip
     assert lib.sesame_request_finish(*args) == 0
     lines = out.raw[: length.value].decode()
@@ -396,7 +398,7 @@ def test_a_request_gives_its_presented_and_issued_tokens(ring: sesame.Keyring) -
         before = (token_of(request, _native.TOKEN_PRESENTED), token_of(request, _native.TOKEN_ISSUED))
         out = ctypes.create_string_buffer(_native.HEADERS_CAP)
         length, flags = ctypes.c_size_t(), ctypes.c_uint32()
-        assert lib.sesame_request_finish(ring._ring, rules._rules, ctypes.byref(request), action, 7, _native.NO_LIMIT,
+        assert lib.sesame_request_finish(ring._ring, rules._rules, ctypes.byref(request), action, 7, 0, _native.NO_LIMIT,
                                          None, 0, now, out, len(out), ctypes.byref(length), ctypes.byref(flags)) == 0  # fmt: skip
         after = (token_of(request, _native.TOKEN_PRESENTED), token_of(request, _native.TOKEN_ISSUED))
         return before, after, out.raw[: length.value].decode()

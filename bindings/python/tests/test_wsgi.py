@@ -288,6 +288,42 @@ def test_session_data_and_lifetimes_reach_the_app(ring: Keyring, clock: Clock) -
     assert later is not None and login is not None
     assert (later.user_id, later.data, later.lifetime) == (5, b"role=admin", 3600)
     assert later.session_id == login.session_id and later.issued_at_unix == NOW
+    assert later.remember_me and later.kind == "remember_me"
+
+
+def test_remember_me_outlives_the_browser_idle_timeout(ring: Keyring, clock: Clock) -> None:
+    secrets: list[bytes | None] = []
+
+    def view(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        auth = environ["sesame.auth"]
+        secrets.append(auth.csrf_secret)
+        if environ["PATH_INFO"] == "/login":
+            auth.login(8, remember_me="remember" in environ["QUERY_STRING"])
+        user = auth.user_id
+        start_response("200 OK", [])
+        return [f"user={user}".encode()]
+
+    app = SessionMiddleware(view, ring, clock=clock)
+    remembered, plain = Browser(app), Browser(app)
+    response = remembered.post("/login?remember=1")
+    assert "Max-Age=2592000;" in next(iter(response.sessions().values()))
+    plain.post("/login")
+    clock.advance(3 * 86_400)  # past the browser idle timeout (24 h)
+    assert remembered.get("/").body == "user=8"
+    assert plain.get("/").body == "user=None"
+    # The CSRF secret is the device's: none before the first POST, then
+    # stable for the device and different per browser.
+    assert secrets[0] is None and secrets[1] is None
+    assert len(secrets[-2] or b"") == 32 and secrets[-2] != secrets[-1]
+
+
+def test_csrf_origin_rule() -> None:
+    assert sesame.csrf_origin_allowed("GET", "cross-site")
+    assert sesame.csrf_origin_allowed("POST", "same-origin")
+    assert not sesame.csrf_origin_allowed("POST", "cross-site", "https://a.test", "a.test")
+    assert sesame.csrf_origin_allowed("POST", None, "https://a.test", "a.test")
+    assert not sesame.csrf_origin_allowed("POST", None, "https://evil.test", "a.test")
+    assert sesame.csrf_origin_allowed("POST")
 
 
 def test_refresh_on_get_sets_only_the_session_cookie(app: SessionMiddleware, clock: Clock, ring: Keyring) -> None:

@@ -20,6 +20,7 @@ require_relative "sesame/keyring"
 require_relative "sesame/keyset"
 require_relative "sesame/cookie_rules"
 require_relative "sesame/registry"
+require_relative "sesame/csrf"
 require_relative "sesame/device_tag"
 
 module Sesame

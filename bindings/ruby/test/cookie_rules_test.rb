@@ -100,7 +100,7 @@ class CookieRulesTest < Minitest::Test
       assert_equal 0, N.sesame_request_begin(ring.unsafe_native_pointer, rules.unsafe_native_pointer, method,
                                              method.bytesize, cookie_ptr, cookie.bytesize, NOW, request)
       assert_equal 0, N.sesame_request_finish(ring.unsafe_native_pointer, rules.unsafe_native_pointer, request, action,
-                                              user, N::NO_LIMIT, nil, 0, NOW, out, N::HEADERS_CAP, len, flags)
+                                              user, 0, N::NO_LIMIT, nil, 0, NOW, out, N::HEADERS_CAP, len, flags)
       out.get_bytes(0, len.get(:size_t, 0))
     end
     lines = call.call("POST", "", N::ACTION_LOGIN, 42)

@@ -146,7 +146,7 @@ class ErrorsTest < Minitest::Test
 
   def test_buffer_too_small
     scratch = Sesame::Scratch.current
-    rc = Sesame::Native.sesame_seal(@ring.unsafe_native_pointer, 1, Sesame::NO_LIMIT, nil, 0, nil, 0, NOW,
+    rc = Sesame::Native.sesame_seal(@ring.unsafe_native_pointer, 1, 0, Sesame::NO_LIMIT, nil, 0, nil, 0, NOW,
                                     scratch.token, 10, scratch.token_len)
     raises(Sesame::BufferTooSmall) { Sesame.check!(rc) }
     storage = FFI::MemoryPointer.new(:uint8, 64)

@@ -54,6 +54,35 @@ class KeyringTest < Minitest::Test
     refute_equal a.session_id, b.session_id
   end
 
+  def test_session_kinds_have_their_own_limits
+    ring = ring_with(3)
+    remembered = ring.seal(user_id: 5, kind: :remember_me, now: NOW)
+    browser = ring.seal(user_id: 5, now: NOW)
+    later = NOW + (3 * 86_400) # past the browser idle timeout (24 h)
+    session = ring.open(remembered, now: later)
+    assert_equal :remember_me, session.kind
+    assert session.remember_me?
+    assert_raises(Sesame::IdleExpired) { ring.open(browser, now: later) }
+    assert_equal :browser, ring.open(browser, now: NOW).kind
+    refute ring.open(browser, now: NOW).remember_me?
+    # The remember-me limits are the policy's own.
+    short = Sesame::Policy.new(remember_me_idle_timeout: 86_400)
+    assert_raises(Sesame::IdleExpired) { ring.open(remembered, policy: short, now: later) }
+    assert_raises(Sesame::LifetimeExpired) { ring.open(remembered, now: NOW + (30 * 86_400)) }
+    assert_equal :remember_me, ring.refresh(remembered, now: NOW + 60).last.kind
+    assert_raises(ArgumentError) { ring.seal(user_id: 5, kind: :forever) }
+  end
+
+  def test_csrf_origin_rule
+    assert Sesame.csrf_origin_allowed?(method: "GET", sec_fetch_site: "cross-site")
+    assert Sesame.csrf_origin_allowed?(method: "POST", sec_fetch_site: "same-origin")
+    refute Sesame.csrf_origin_allowed?(method: "POST", sec_fetch_site: "cross-site", origin: "https://a.test",
+                                       host: "a.test")
+    assert Sesame.csrf_origin_allowed?(method: "POST", origin: "https://a.test", host: "a.test")
+    refute Sesame.csrf_origin_allowed?(method: "POST", origin: "https://evil.test", host: "a.test")
+    assert Sesame.csrf_origin_allowed?(method: "POST")
+  end
+
   def test_data_context_lifetime
     ring = ring_with(3)
     context = "\x00\xFFdevice".b
@@ -216,7 +245,8 @@ class PolicyTest < Minitest::Test
     assert_equal native[:refresh_after], p.refresh_after
     assert_nil p.revoked_before
     assert_equal({ idle_timeout: 86_400, absolute_lifetime: 1_209_600, future_leeway: 60, revoked_before: nil,
-                   refresh_after: 900 }, p.to_h)
+                   refresh_after: 900, remember_me_idle_timeout: nil, remember_me_absolute_lifetime: 2_592_000 },
+                 p.to_h)
     assert p.frozen?
     assert_equal p, Sesame::Policy.new
   end
@@ -279,7 +309,7 @@ class SessionTest < Minitest::Test
     assert @session.data.frozen?
     assert_raises(FrozenError) { @session.instance_variable_set(:@user_id, 1) }
     assert_raises(NoMethodError) { Sesame::Session.new(1, "") }
-    assert_equal %i[user_id session_id issued_at refreshed_at lifetime data], @session.members
+    assert_equal %i[user_id session_id issued_at refreshed_at lifetime kind data], @session.members
     assert_equal 77, @session.to_h[:user_id]
     copy = Sesame::Session.build(user_id: 77, session_id: @session.session_id, issued_at: NOW,
                                  refreshed_at: Time.at(NOW), lifetime: nil, data: "x")

@@ -225,6 +225,23 @@ class RackSessionTest < Minitest::Test
     ::Rack::MockRequest.new(Sesame::Rack::Session.new(inner, keyring: @ring, clock: -> { @clock.now }))
                        .get("/", "HTTP_COOKIE" => b.cookie_header)
     assert_equal 3600, session.lifetime
+    assert session.remember_me?
+  end
+
+  def test_remember_me_outlives_the_browser_idle_timeout_and_its_cookie_lasts
+    b = browser
+    b.post("/login?user=6&remember=1")
+    set = b.last.headers["set-cookie"] || b.last.headers["Set-Cookie"]
+    session_line = Array(set).join("\n").lines.find { |l| l.include?("__Host-sesame-s-") }
+    assert_includes session_line, "Max-Age=2592000", "a remember-me cookie lives the remember-me lifetime"
+    @clock.advance(3 * 86_400) # past the browser idle timeout
+    b.get("/me")
+    assert_equal "user=6 data=", b.body
+    plain = browser
+    plain.post("/login?user=7")
+    @clock.advance(3 * 86_400)
+    plain.get("/me")
+    assert_equal "anonymous", plain.body
   end
 
   def test_get_refresh_sets_only_the_session_cookie

@@ -56,6 +56,7 @@ from ._errors import (
 )
 from ._native import LibraryNotFound
 from .cookies import CookieRules
+from .csrf import csrf_origin_allowed
 from .keyring import Keyring, keyset_problem, token_key_id
 from .policy import Policy, check_revoked_before
 from .registry import Entry, Registry, RegistryClosed, Verdict
@@ -83,6 +84,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Keyring",
     "CookieRules",
+    "csrf_origin_allowed",
     "token_key_id",
     "keyset_problem",
     "Session",

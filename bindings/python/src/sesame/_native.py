@@ -191,6 +191,7 @@ class Claims(Structure):
         ("issued_at", c_uint64),
         ("refreshed_at", c_uint64),
         ("lifetime", c_uint64),
+        ("kind", c_uint8),
         ("data_len", c_size_t),
         ("data", c_uint8 * DATA_MAX),
     ]
@@ -205,6 +206,8 @@ class PolicyStruct(Structure):
         ("future_leeway", c_uint64),
         ("revoked_before", c_uint64),
         ("refresh_after", c_uint64),
+        ("remember_me_idle_timeout", c_uint64),
+        ("remember_me_absolute_lifetime", c_uint64),
     ]
 
 
@@ -224,7 +227,7 @@ _check_layout(PolicyStruct, lib.sesame_policy_size(), "sesame_policy")
 def _claims_format() -> str:
     """A ``struct`` format for the fixed-size head of sesame_claims (every
     field but ``data``), with the padding taken from ctypes' own offsets."""
-    codes = {"user_id": "Q", "issued_at": "Q", "refreshed_at": "Q", "lifetime": "Q"}
+    codes = {"user_id": "Q", "issued_at": "Q", "refreshed_at": "Q", "lifetime": "Q", "kind": "B"}
     fmt, position = "=", 0
     for entry in Claims._fields_[:-1]:
         name, ctype = entry[0], entry[1]
@@ -241,7 +244,7 @@ def _claims_format() -> str:
 
 
 CLAIMS_HEAD: Final[struct.Struct] = struct.Struct(_claims_format())
-"""Unpacks (user_id, session_id, issued_at, refreshed_at, lifetime, data_len)
+"""Unpacks (user_id, session_id, issued_at, refreshed_at, lifetime, kind, data_len)
 from a Claims buffer in one call."""
 CLAIMS_DATA_OFFSET: Final[int] = Claims.data.offset
 if CLAIMS_HEAD.size != CLAIMS_DATA_OFFSET:
@@ -349,8 +352,15 @@ _declare(
 _declare(
     "sesame_request_finish",
     _R,
-    [c_void_p, c_void_p, POINTER(RequestStruct), c_uint32, c_uint64, c_uint64, c_char_p, c_size_t, c_uint64,
+    [c_void_p, c_void_p, POINTER(RequestStruct), c_uint32, c_uint64, c_uint8, c_uint64, c_char_p, c_size_t, c_uint64,
      POINTER(c_char), c_size_t, POINTER(c_size_t), POINTER(c_uint32)],
+)
+# CSRF bound to the device (docs/COOKIES.md).
+_declare("sesame_request_csrf_secret", _R, [POINTER(RequestStruct), POINTER(c_char), c_size_t, POINTER(c_int)])
+_declare(
+    "sesame_csrf_origin_allowed",
+    _R,
+    [c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_int)],
 )
 _declare(
     "sesame_request_detection_message",
@@ -391,6 +401,7 @@ _declare(
     [
         c_void_p,  # ring
         c_uint64,  # user_id
+        c_uint8,  # kind
         c_uint64,  # lifetime
         c_char_p,  # data
         c_size_t,  # data_len
@@ -481,6 +492,10 @@ fast_request_finish: Final[Any] = _unprototyped("sesame_request_finish")
 
 ZERO_SIZE: Final[c_size_t] = c_size_t(0)
 NO_LIMIT_U64: Final[c_uint64] = c_uint64(U64_MAX)
+KINDS: Final[dict[str, c_uint8]] = {"browser": c_uint8(0), "remember_me": c_uint8(1)}
+"""SESAME_SESSION_KIND_*, typed for the unprototyped calls."""
+KIND_NAMES: Final[tuple[str, str]] = ("browser", "remember_me")
+CSRF_SECRET_BYTES: Final[int] = 32  # SESAME_CSRF_SECRET_BYTES
 TOKEN_CAP_SIZE: Final[c_size_t] = c_size_t(TOKEN_CAP)
 NULL: Final[None] = None
 

@@ -73,6 +73,8 @@ _CAP = _native.TOKEN_CAP_SIZE
 _SIZES = tuple(ctypes.c_size_t(n) for n in range(TOKEN_CAP + 1))
 _SIZES_LEN = len(_SIZES)
 _unpack_head = _native.CLAIMS_HEAD.unpack_from
+_KINDS = _native.KINDS
+_KIND_NAMES = _native.KIND_NAMES
 _DATA = _native.CLAIMS_DATA_OFFSET
 _new = object.__new__
 _time = time.time
@@ -361,6 +363,7 @@ class Keyring:
         data: Bytes | None = None,
         lifetime: int | timedelta | None = None,
         now: Timestamp | None = None,
+        kind: str = "browser",
     ) -> str:
         """Seals a new session for ``user_id`` (0 .. 2**64-1) under the
         primary key and returns the token: at most ``sesame.TOKEN_MAX``
@@ -369,9 +372,10 @@ class Keyring:
         ``context`` binds the token (at most CONTEXT_MAX bytes, e.g. the
         SHA-256 of a device cookie; ``open`` must pass the same), ``data`` is
         up to DATA_MAX bytes of the application's own, ``lifetime`` the
-        token's own lifetime in seconds from now ("remember me"; the policy's
-        absolute lifetime still applies), ``now`` the login time (default:
-        the current time). Raises NoPrimaryKey, DataTooLong, ContextTooLong,
+        token's own lifetime in seconds from now (the policy's absolute
+        lifetime for its kind still applies), ``now`` the login time
+        (default: the current time), ``kind`` ``"browser"`` or
+        ``"remember_me"``: which of the policy's limits apply. Raises NoPrimaryKey, DataTooLong, ContextTooLong,
         RandomFailed."""
         if type(user_id) is not int or not 0 <= user_id <= U64_MAX:
             raise ValueError(f"user_id must be an int in 0 .. 2**64-1, not {user_id!r}")
@@ -379,6 +383,10 @@ class Keyring:
             b: Buffers = _local.buffers
         except AttributeError:
             b = _buffers()
+        try:
+            kind_code = _KINDS[kind]
+        except KeyError:
+            raise ValueError(f"kind must be 'browser' or 'remember_me', not {kind!r}") from None
         b.user.value = user_id
         b.now.value = int(_time()) if now is None else now if type(now) is int and 0 <= now <= U64_MAX else _slow_now(now)
         if lifetime is None:
@@ -400,7 +408,7 @@ class Keyring:
                 data = _as_bytes(data, "data")
             n = len(data)
             data_len = _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n)
-        rc = _seal(self._ring, b.user, span, data, data_len, context, context_len, b.now, b.token_ref, _CAP, b.token_len_ref)
+        rc = _seal(self._ring, b.user, kind_code, span, data, data_len, context, context_len, b.now, b.token_ref, _CAP, b.token_len_ref)
         if rc:
             self._fail(rc)
         return b.token.value.decode("ascii")
@@ -441,7 +449,7 @@ class Keyring:
         if rc:
             self._fail(rc)
         # session_from_claims(b), inlined: the hot path's last step.
-        user_id, session_id, issued, refreshed, lifetime, data_len = _unpack_head(b.claims_bytes)
+        user_id, session_id, issued, refreshed, lifetime, kind, data_len = _unpack_head(b.claims_bytes)
         session = _new(Session)
         fields = session.__dict__
         fields["user_id"] = user_id
@@ -450,6 +458,7 @@ class Keyring:
         fields["_refreshed_unix"] = refreshed
         fields["lifetime"] = None if lifetime == NO_LIMIT else lifetime
         fields["data"] = bytes(b.claims_bytes[_DATA : _DATA + data_len]) if data_len else b""
+        fields["kind"] = _KIND_NAMES[kind]
         return session
 
     def refresh(

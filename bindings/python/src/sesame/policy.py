@@ -35,8 +35,9 @@ class Policy:
     """How long sessions live and which ones are no longer honoured. All
     durations are seconds; None means no limit. ``Policy()`` and
     ``Policy.default()`` are the library's defaults (``sesame_policy_default``:
-    idle 24 h, absolute lifetime 14 days, leeway 60 s, refresh after 15 min,
-    no cut-off). A limit is reached *at* its second.
+    browser sessions idle 24 h, absolute lifetime 14 days; remember-me
+    sessions no idle limit, absolute lifetime 30 days; leeway 60 s, refresh
+    after 15 min, no cut-off). A limit is reached *at* its second.
 
     - ``idle_timeout``: reject when ``now >= refreshed_at + idle_timeout``.
     - ``absolute_lifetime``: reject when ``now >= issued_at + absolute_lifetime``,
@@ -47,6 +48,9 @@ class Policy:
       ("log everyone out" without a key change); None revokes nothing.
     - ``refresh_after``: :meth:`should_refresh` says yes once a token is this
       old; None never.
+    - ``remember_me_idle_timeout``, ``remember_me_absolute_lifetime``: the
+      two limits for ``"remember_me"`` sessions (``Keyring.seal(kind=...)``);
+      the first two apply to browser sessions only.
     """
 
     idle_timeout: int | None = _limit(_DEFAULT.idle_timeout)
@@ -54,6 +58,8 @@ class Policy:
     future_leeway: int | None = _limit(_DEFAULT.future_leeway)
     revoked_before: datetime | int | None = None if _DEFAULT.revoked_before == 0 else from_unix(_DEFAULT.revoked_before)
     refresh_after: int | None = _limit(_DEFAULT.refresh_after)
+    remember_me_idle_timeout: int | None = _limit(_DEFAULT.remember_me_idle_timeout)
+    remember_me_absolute_lifetime: int | None = _limit(_DEFAULT.remember_me_absolute_lifetime)
     _c: PolicyStruct = field(init=False, repr=False, compare=False, hash=False)
     _ref: Any = field(init=False, repr=False, compare=False, hash=False)  # byref(_c), for the hot path
 
@@ -75,6 +81,8 @@ class Policy:
             seconds("future_leeway", self.future_leeway),
             cutoff_unix,
             seconds("refresh_after", self.refresh_after),
+            seconds("remember_me_idle_timeout", self.remember_me_idle_timeout),
+            seconds("remember_me_absolute_lifetime", self.remember_me_absolute_lifetime),
         )
         object.__setattr__(self, "_c", struct)
         object.__setattr__(self, "_ref", ctypes.byref(struct))
@@ -82,7 +90,15 @@ class Policy:
     def __reduce__(self) -> tuple[type[Policy], tuple[Any, ...]]:
         return (
             type(self),
-            (self.idle_timeout, self.absolute_lifetime, self.future_leeway, self.revoked_before, self.refresh_after),
+            (
+                self.idle_timeout,
+                self.absolute_lifetime,
+                self.future_leeway,
+                self.revoked_before,
+                self.refresh_after,
+                self.remember_me_idle_timeout,
+                self.remember_me_absolute_lifetime,
+            ),
         )
 
     @classmethod
@@ -100,6 +116,8 @@ class Policy:
             future_leeway=None,
             revoked_before=None,
             refresh_after=None,
+            remember_me_idle_timeout=None,
+            remember_me_absolute_lifetime=None,
         )
 
     @property

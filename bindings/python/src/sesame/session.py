@@ -82,8 +82,9 @@ class Session:
     ``issued_at`` (login; kept across refreshes) and ``refreshed_at`` (the
     last seal or refresh) are aware UTC datetimes; ``issued_at_unix`` and
     ``refreshed_at_unix`` give the same as unix seconds. ``lifetime`` is the
-    token's own lifetime in seconds from ``issued_at`` ("remember me"), or
-    None; ``data`` the application's opaque bytes (``b""`` when none).
+    token's own lifetime in seconds from ``issued_at``, or None; ``data``
+    the application's opaque bytes (``b""`` when none); ``kind``
+    ``"browser"`` or ``"remember_me"`` (which of the policy's limits apply).
 
     Sessions returned by ``Keyring.open``/``refresh`` build their datetimes
     lazily, on first access: the hot path makes no datetime.
@@ -95,6 +96,7 @@ class Session:
     refreshed_at: datetime
     lifetime: int | None = None
     data: bytes = b""
+    kind: str = "browser"
 
     def __post_init__(self) -> None:
         # Sessions made by hand (tests, dataclasses.replace, unpickling
@@ -107,6 +109,8 @@ class Session:
             type(self.lifetime) is not int or not 0 <= self.lifetime < NO_LIMIT
         ):
             raise ValueError(f"lifetime must be None or an int in 0 .. 2**64-2, not {self.lifetime!r}")
+        if self.kind not in _native.KIND_NAMES:
+            raise ValueError(f"kind must be 'browser' or 'remember_me', not {self.kind!r}")
         if not isinstance(self.data, bytes):
             _set(self, "data", bytes(self.data))
         issued = to_unix(self.issued_at, "issued_at")
@@ -129,6 +133,11 @@ class Session:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
             self.__dict__[name] = value
             return value
+
+    @property
+    def remember_me(self) -> bool:
+        """Whether this is a "remember me" login."""
+        return self.kind == "remember_me"
 
     @property
     def issued_at_unix(self) -> int:
@@ -191,6 +200,7 @@ class Session:
             self.issued_at_unix,
             self.refreshed_at_unix,
             NO_LIMIT if self.lifetime is None else self.lifetime,
+            _native.KIND_NAMES.index(self.kind),
             len(data),  # the library refuses more than DATA_MAX (InvalidArgument)
         )
         keep = data[: _native.DATA_MAX]
@@ -206,7 +216,7 @@ class Session:
         return (
             f"Session(user_id={self.user_id}, session_id={self.session_id_hex}, "
             f"issued_at={when(self.issued_at_unix)}, refreshed_at={when(self.refreshed_at_unix)}, "
-            f"lifetime={self.lifetime!r}, data={len(self.data)} bytes)"
+            f"lifetime={self.lifetime!r}, kind={self.kind}, data={len(self.data)} bytes)"
         )
 
 
@@ -223,7 +233,7 @@ def session_from_claims(buffers: Buffers) -> Session:
 def session_from_buffer(buffer: Any, offset: int) -> Session:
     """A Session from the sesame_claims at ``offset`` of any buffer (a
     memoryview, or a ctypes structure that holds one)."""
-    user_id, session_id, issued, refreshed, lifetime, data_len = _unpack_head(buffer, offset)
+    user_id, session_id, issued, refreshed, lifetime, kind, data_len = _unpack_head(buffer, offset)
     session = _new(Session)
     fields = session.__dict__  # a frozen dataclass blocks setattr, not its dict
     fields["user_id"] = user_id
@@ -231,6 +241,7 @@ def session_from_buffer(buffer: Any, offset: int) -> Session:
     fields["_issued_unix"] = issued
     fields["_refreshed_unix"] = refreshed
     fields["lifetime"] = None if lifetime == NO_LIMIT else lifetime
+    fields["kind"] = _native.KIND_NAMES[kind]
     if data_len:
         start = offset + CLAIMS_DATA_OFFSET
         fields["data"] = bytes(memoryview(buffer).cast("B")[start : start + data_len])

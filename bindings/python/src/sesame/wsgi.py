@@ -88,6 +88,9 @@ log = logging.getLogger("sesame")
 
 _begin = _native.fast_request_begin
 _finish = _native.fast_request_finish
+_KINDS = _native.KINDS
+_csrf_secret = _native.lib.sesame_request_csrf_secret
+_BROWSER = _KINDS["browser"]
 _head = _native.REQUEST_HEAD.unpack_from
 _CLAIMS = _native.REQUEST_CLAIMS_OFFSET
 _Request = _native.RequestStruct
@@ -428,6 +431,23 @@ class SessionHandle:
         return self._session
 
     @property
+    def csrf_secret(self) -> bytes | None:
+        """The CSRF secret (32 bytes) of the device this request carried,
+        or None without one (judge such a request with
+        :func:`sesame.csrf_origin_allowed`). Use it as the framework's CSRF
+        secret instead of one kept in a cookie set on GET responses, which
+        a shared cache replays to other browsers. Read it before the
+        response's cookies are decided (login, logout, start_response)."""
+        if self._lines is not None:
+            raise RuntimeError("sesame: csrf_secret after this request's cookies were decided")
+        out = ctypes.create_string_buffer(_native.CSRF_SECRET_BYTES)
+        present = ctypes.c_int()
+        rc = _csrf_secret(self._slot[4], out, _native.CSRF_SECRET_BYTES, ctypes.byref(present))
+        if rc:
+            raise_for(rc)
+        return out.raw if present.value else None
+
+    @property
     def user_id(self) -> int | None:
         return None if self._session is None else self._session.user_id
 
@@ -435,7 +455,8 @@ class SessionHandle:
         """Starts a new session for ``user_id`` with a fresh session ID (on a
         non-GET request, for a new device ID too) and sets its cookie on this
         response. ``data``: up to ``sesame.DATA_MAX`` bytes the app gets back
-        as ``session.data``. ``remember_me`` seals the token with the
+        as ``session.data``. ``remember_me`` seals a ``"remember_me"``
+        session, judged by the policy's remember-me limits and given the
         middleware's ``remember_me_lifetime`` instead of ``login_lifetime``.
         Returns the new session (also in ``environ["sesame.session"]``)."""
         if type(user_id) is not int or not 0 <= user_id <= _U64_MAX:
@@ -449,7 +470,9 @@ class SessionHandle:
         previous = self._session
         # The replaced session's token: the core gives it until finish.
         old = _request_token(self._slot[4], _PRESENTED) if previous is not None and mw.registry is not None else None
-        lines = self._finish(_LOGIN, _arg_u64(user_id), _NO_LIMIT if lifetime is None else _arg_u64(lifetime), data)
+        kind = _KINDS["remember_me" if remember_me else "browser"]
+        lifetime_arg = _NO_LIMIT if lifetime is None else _arg_u64(lifetime)
+        lines = self._finish(_LOGIN, _arg_u64(user_id), lifetime_arg, data, kind)
         slot = self._slot
         session = session_from_buffer(slot[0], _CLAIMS)
         try:
@@ -557,7 +580,7 @@ class SessionHandle:
             count = mw.registry.revoke_all(session.user_id, now=self.now)
             if stay_logged_in:
                 self._session = None  # already ended in the store
-                self.login(session.user_id, session.data, remember_me=session.lifetime is not None)
+                self.login(session.user_id, session.data, remember_me=session.remember_me)
             else:
                 self._decide(_LOGOUT)
                 self._set(None)
@@ -567,7 +590,7 @@ class SessionHandle:
         self._decide(self._action)  # raises if it is too late
         mw.set_revoked_before(session.user_id, self.now)
         if stay_logged_in:
-            self.login(session.user_id, session.data, remember_me=session.lifetime is not None)
+            self.login(session.user_id, session.data, remember_me=session.remember_me)
         else:
             self.logout()
         return self.now
@@ -585,7 +608,12 @@ class SessionHandle:
         self._environ["sesame.session"] = session
 
     def _finish(
-        self, action: Arg, user: Arg = _ZERO_U64, lifetime: Arg = _NO_LIMIT, data: bytes | None = None
+        self,
+        action: Arg,
+        user: Arg = _ZERO_U64,
+        lifetime: Arg = _NO_LIMIT,
+        data: bytes | None = None,
+        kind: Arg = _BROWSER,
     ) -> Headers:
         """sesame_request_finish, once per request: the header lines."""
         if self._started:
@@ -596,7 +624,7 @@ class SessionHandle:
         slot = self._slot
         _, headers, length, flags, ref, headers_ref, length_ref, flags_ref = slot
         data_len = _arg_size(len(data)) if data else _ZERO
-        rc = _finish(mw.keyring._ring, mw.rules._rules, ref, action, user, lifetime, data, data_len, self._now,
+        rc = _finish(mw.keyring._ring, mw.rules._rules, ref, action, user, kind, lifetime, data, data_len, self._now,
                      headers_ref, _HEADERS_CAP, length_ref, flags_ref)  # fmt: skip
         if rc:
             raise_for(rc)

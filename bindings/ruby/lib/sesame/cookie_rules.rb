@@ -166,6 +166,19 @@ module Sesame
         out.get_bytes(0, @b.length.get(:size_t, 0)).force_encoding(Encoding::UTF_8)
       end
 
+      # The CSRF secret (32 bytes, binary) of the device this request
+      # carried, or nil when it carried none (then judge it with
+      # Sesame.csrf_origin_allowed?). Use it as the framework's CSRF secret
+      # instead of one kept in a cookie set on GET responses, which a shared
+      # cache replays to other browsers (docs/COOKIES.md).
+      def csrf_secret
+        b = @b or raise UsageError, "sesame: this request was released"
+        out = ::FFI::MemoryPointer.new(:uint8, Native::CSRF_SECRET_BYTES)
+        present = ::FFI::MemoryPointer.new(:int)
+        Sesame.check!(Native.sesame_request_csrf_secret(b.request, out, Native::CSRF_SECRET_BYTES, present))
+        present.read_int == 1 ? out.get_bytes(0, Native::CSRF_SECRET_BYTES) : nil
+      end
+
       # The token of the session cookie this request carried (the one begin
       # opened, refreshed or rejected), or nil: none, or after #finish. For
       # the session registry, which fingerprints tokens; the core alone
@@ -184,17 +197,18 @@ module Sesame
 
       # What the app decided (+action+: :keep, :login, :logout, :reject, or
       # :keep_unrefreshed: keep the session but do not send the token begin
-      # refreshed, the session registry's :grace), once per request. For :login, +user_id+, +lifetime+ (seconds; nil:
-      # the policy's) and +data+ make the new session (#session). Returns the
+      # refreshed, the session registry's :grace), once per request. For :login, +user_id+, +kind+
+      # (:browser or :remember_me), +lifetime+ (seconds; nil: the policy's) and +data+ make the new session (#session). Returns the
       # response's "Name: value\n" header lines, or nil for none: add every
       # Set-Cookie, append Vary to the app's, let the others replace the app's.
-      def finish(action = :keep, user_id: 0, lifetime: nil, data: nil)
+      def finish(action = :keep, user_id: 0, kind: :browser, lifetime: nil, data: nil)
         raise UsageError, "sesame: this request is finished already" if @finished || @b.nil?
 
         code = ACTIONS.fetch(action)
+        kind_code = Native::KINDS.fetch(kind) { raise ArgumentError, "kind must be :browser or :remember_me, not #{kind.inspect}" }
         b = @b
         @finished = true
-        Sesame.check!(Native.sesame_request_finish(@ring, @native_rules, b.request, code, user_id,
+        Sesame.check!(Native.sesame_request_finish(@ring, @native_rules, b.request, code, user_id, kind_code,
                                                    lifetime || Native::NO_LIMIT, data, data ? data.bytesize : 0,
                                                    @now, b.headers, Native::HEADERS_CAP, b.length, b.flags))
         @warnings = b.flags.get_uint32(0)

@@ -102,7 +102,7 @@ module Sesame
     # These three are attached without `blocking: true` on purpose: they take
     # a microsecond or two, far less than releasing and retaking the GVL.
     attach_function :sesame_seal,
-                    %i[pointer uint64 uint64 pointer size_t pointer size_t uint64 pointer size_t pointer],
+                    %i[pointer uint64 uint8 uint64 pointer size_t pointer size_t uint64 pointer size_t pointer],
                     :sesame_result
     attach_function :sesame_open,
                     %i[pointer pointer size_t pointer size_t pointer uint64 pointer],
@@ -123,7 +123,7 @@ module Sesame
     attach_function :sesame_request_begin, %i[pointer pointer pointer size_t pointer size_t uint64 pointer],
                     :sesame_result
     attach_function :sesame_request_finish,
-                    %i[pointer pointer pointer uint32 uint64 uint64 pointer size_t uint64 pointer size_t pointer pointer],
+                    %i[pointer pointer pointer uint32 uint64 uint8 uint64 pointer size_t uint64 pointer size_t pointer pointer],
                     :sesame_result
     attach_function :sesame_request_detection_message, %i[pointer pointer pointer size_t pointer], :sesame_result
     # The token a request presented (SESAME_TOKEN_PRESENTED) or its response
@@ -131,6 +131,11 @@ module Sesame
     # knows which cookie is the session's, so no binding re-derives its name.
     attach_function :sesame_request_token, %i[pointer uint32 pointer size_t pointer], :sesame_result
     attach_function :sesame_request_size, [], :size_t
+    # CSRF bound to the device (docs/COOKIES.md): the device's secret, and
+    # the origin rule for requests without a device.
+    attach_function :sesame_request_csrf_secret, %i[pointer pointer size_t pointer], :sesame_result
+    attach_function :sesame_csrf_origin_allowed,
+                    %i[pointer size_t pointer size_t pointer size_t pointer size_t pointer], :sesame_result
 
     # Sizes come from the library, never from a copy of the header.
     TOKEN_MAX = sesame_token_max
@@ -141,6 +146,9 @@ module Sesame
     RING_CAPACITY = sesame_ring_capacity
     NO_LIMIT = (2**64) - 1 # SESAME_NO_LIMIT (UINT64_MAX)
     OK = 0
+    # SESAME_SESSION_KIND_*
+    KINDS = { browser: 0, remember_me: 1 }.freeze
+    CSRF_SECRET_BYTES = 32 # SESAME_CSRF_SECRET_BYTES
 
     # struct sesame_policy
     class Policy < ::FFI::Struct
@@ -148,7 +156,9 @@ module Sesame
              :absolute_lifetime, :uint64,
              :future_leeway, :uint64,
              :revoked_before, :uint64,
-             :refresh_after, :uint64
+             :refresh_after, :uint64,
+             :remember_me_idle_timeout, :uint64,
+             :remember_me_absolute_lifetime, :uint64
     end
 
     # struct sesame_claims
@@ -158,6 +168,7 @@ module Sesame
              :issued_at, :uint64,
              :refreshed_at, :uint64,
              :lifetime, :uint64,
+             :kind, :uint8,
              :data_len, :size_t,
              :data, [:uint8, DATA_MAX]
     end
@@ -230,6 +241,7 @@ module Sesame
     CLAIMS_ISSUED_AT = Claims.offset_of(:issued_at)
     CLAIMS_REFRESHED_AT = Claims.offset_of(:refreshed_at)
     CLAIMS_LIFETIME = Claims.offset_of(:lifetime)
+    CLAIMS_KIND = Claims.offset_of(:kind)
     CLAIMS_DATA_LEN = Claims.offset_of(:data_len)
     CLAIMS_DATA = Claims.offset_of(:data)
     CLAIMS_SIZE = Claims.size

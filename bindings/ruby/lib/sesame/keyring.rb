@@ -200,19 +200,21 @@ module Sesame
     # value. +context+ binds it (up to CONTEXT_MAX bytes, e.g. a SHA-256 of a
     # device cookie; open must pass the same), +data+ is up to DATA_MAX bytes
     # of opaque app data, +lifetime+ the token's own lifetime in seconds from
-    # now ("remember me"; nil: only the policy's), +now+ a Time or unix
-    # seconds (nil: the current time).
-    def seal(user_id:, context: nil, data: nil, lifetime: nil, now: nil)
+    # now (nil: only the policy's), +kind+ :browser or :remember_me (which
+    # of the policy's limits apply), +now+ a Time or unix seconds (nil: the
+    # current time).
+    def seal(user_id:, context: nil, data: nil, lifetime: nil, kind: :browser, now: nil)
       # Fast path for a Fixnum; Convert.u64 checks (and raises for) the rest.
       Convert.u64(user_id, "user_id") unless user_id.is_a?(Integer) && user_id >= 0 && user_id <= FIXNUM_MAX
       lifetime = lifetime.nil? ? NO_LIMIT : Convert.seconds(lifetime, "lifetime")
+      kind_code = Native::KINDS.fetch(kind) { raise ArgumentError, "kind must be :browser or :remember_me, not #{kind.inspect}" }
       t = now.nil? ? Process.clock_gettime(Process::CLOCK_REALTIME, :second) : Convert.unix_time(now, "now")
       data_len = data.nil? ? 0 : Convert.bytes(data, "data").bytesize
       context_len = context.nil? ? 0 : Convert.bytes(context, "context").bytesize
       scratch = Scratch.current
       out = scratch.token
       out_len = scratch.token_len
-      rc = Native.sesame_seal(@ring || raise(KeyringClosed), user_id, lifetime, data, data_len, context, context_len, t,
+      rc = Native.sesame_seal(@ring || raise(KeyringClosed), user_id, kind_code, lifetime, data, data_len, context, context_len, t,
                               out, TOKEN_CAP, out_len)
       raise failure(rc) unless rc.zero?
 

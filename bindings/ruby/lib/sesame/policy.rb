@@ -7,11 +7,17 @@ module Sesame
   #   Sesame::Policy.new                                 # the library's defaults
   #   Sesame::Policy.new(idle_timeout: 30 * 60, absolute_lifetime: 7 * 86_400)
   #   Sesame::Policy.new(idle_timeout: nil)              # nil: no limit
+  #   Sesame::Policy.new(remember_me_absolute_lifetime: 90 * 86_400) # "remember me" for 90 days
+  #
+  # Browser sessions and "remember me" logins (Keyring#seal kind:) each have
+  # their own idle timeout and absolute lifetime; by default remember-me
+  # sessions have no idle timeout and last 30 days.
   #
   # Durations are Integer seconds (an ActiveSupport::Duration works too);
   # revoked_before is a Time or unix seconds (nil: none).
   class Policy
-    FIELDS = %i[idle_timeout absolute_lifetime future_leeway revoked_before refresh_after].freeze
+    FIELDS = %i[idle_timeout absolute_lifetime future_leeway revoked_before refresh_after
+                remember_me_idle_timeout remember_me_absolute_lifetime].freeze
 
     # The library's default policy (sesame_policy_default), as Ruby values.
     DEFAULTS = begin
@@ -30,11 +36,15 @@ module Sesame
                    absolute_lifetime: DEFAULTS[:absolute_lifetime],
                    future_leeway: DEFAULTS[:future_leeway],
                    revoked_before: DEFAULTS[:revoked_before],
-                   refresh_after: DEFAULTS[:refresh_after])
+                   refresh_after: DEFAULTS[:refresh_after],
+                   remember_me_idle_timeout: DEFAULTS[:remember_me_idle_timeout],
+                   remember_me_absolute_lifetime: DEFAULTS[:remember_me_absolute_lifetime])
       @idle_timeout = Convert.seconds(idle_timeout, "idle_timeout")
       @absolute_lifetime = Convert.seconds(absolute_lifetime, "absolute_lifetime")
       @future_leeway = Convert.seconds(future_leeway, "future_leeway")
       @refresh_after = Convert.seconds(refresh_after, "refresh_after")
+      @remember_me_idle_timeout = Convert.seconds(remember_me_idle_timeout, "remember_me_idle_timeout")
+      @remember_me_absolute_lifetime = Convert.seconds(remember_me_absolute_lifetime, "remember_me_absolute_lifetime")
       cutoff = revoked_before.nil? ? 0 : Convert.unix_time(revoked_before, "revoked_before")
       @revoked_before = cutoff.zero? ? nil : Time.at(cutoff)
 
@@ -45,6 +55,8 @@ module Sesame
       struct[:future_leeway] = @future_leeway || Native::NO_LIMIT
       struct[:revoked_before] = cutoff
       struct[:refresh_after] = @refresh_after || Native::NO_LIMIT
+      struct[:remember_me_idle_timeout] = @remember_me_idle_timeout || Native::NO_LIMIT
+      struct[:remember_me_absolute_lifetime] = @remember_me_absolute_lifetime || Native::NO_LIMIT
       freeze
     end
 

@@ -3,7 +3,6 @@
 require_relative "../sesame"
 require_relative "rack/session"
 require_relative "rails/config"
-require_relative "rails/precore_shim"
 require_relative "rails/device"
 require_relative "rails/middleware"
 require_relative "rails/session_guard"

@@ -17,7 +17,7 @@ module Sesame
   # token then costs one copy and one small object, and handing the session
   # back to the library (Policy#should_refresh?, #revoked_before?) one write.
   class Session
-    MEMBERS = %i[user_id session_id issued_at refreshed_at lifetime data].freeze
+    MEMBERS = %i[user_id session_id issued_at refreshed_at lifetime kind data].freeze
     TWO_64 = 2**64
     # unpack1 formats at the library's field offsets ("@n" = absolute offset;
     # native byte order, as the struct is in memory).
@@ -36,7 +36,7 @@ module Sesame
 
     # A Session from its fields (times as Time or unix seconds), e.g. from
     # the app's own store, to ask Policy#should_refresh? or #revoked_before?.
-    def self.build(user_id:, session_id:, issued_at:, refreshed_at: issued_at, lifetime: nil, data: nil)
+    def self.build(user_id:, session_id:, issued_at:, refreshed_at: issued_at, lifetime: nil, kind: :browser, data: nil)
       user_id = Convert.u64(user_id, "user_id")
       session_id = Convert.bytes(session_id, "session_id").to_s
       unless session_id.bytesize == Native::SESSION_ID_BYTES
@@ -53,6 +53,7 @@ module Sesame
       claims[:issued_at] = Convert.unix_time(issued_at, "issued_at")
       claims[:refreshed_at] = Convert.unix_time(refreshed_at, "refreshed_at")
       claims[:lifetime] = lifetime
+      claims[:kind] = Native::KINDS.fetch(kind) { raise ArgumentError, "kind must be :browser or :remember_me" }
       claims[:data_len] = data.bytesize
       claims.pointer.put_bytes(Native::CLAIMS_DATA, data) unless data.empty?
       from_native(claims.pointer)
@@ -106,9 +107,19 @@ module Sesame
       value == -1 ? nil : value + TWO_64
     end
 
-    # Whether the token carries its own lifetime ("remember me").
+    # Whether the token carries its own lifetime.
     def lifetime?
       !lifetime.nil?
+    end
+
+    # :browser or :remember_me: which of the policy's limits apply.
+    def kind
+      @raw.getbyte(Native::CLAIMS_KIND) == Native::KINDS[:remember_me] ? :remember_me : :browser
+    end
+
+    # Whether this is a "remember me" login.
+    def remember_me?
+      kind == :remember_me
     end
 
     # When the token's own lifetime ends (nil if it has none). The policy's
@@ -124,7 +135,7 @@ module Sesame
 
     def to_h
       { user_id: @user_id, session_id: session_id, issued_at: issued_at, refreshed_at: refreshed_at,
-        lifetime: lifetime, data: data }
+        lifetime: lifetime, kind: kind, data: data }
     end
 
     def deconstruct_keys(keys)
@@ -182,7 +193,7 @@ module Sesame
     protected
 
     def fields
-      [@user_id, session_id, issued_at_i, refreshed_at_i, lifetime, data]
+      [@user_id, session_id, issued_at_i, refreshed_at_i, lifetime, kind, data]
     end
 
     private

@@ -62,14 +62,20 @@ module Sesame
 
     # Tells Devise's failure app why there is no user: a browser session
     # that went idle ("Your session expired"), as Devise's :timeoutable did.
-    # Never signs anyone in.
+    # Once: Devise answers a timeout on GET by redirecting to the same page,
+    # where the expired cookie (which a GET response cannot delete) comes
+    # back; from then on it is plain "not signed in". Never signs anyone in.
     class Strategy < ::Warden::Strategies::Base
+      TOLD = "sesame.timed_out"
+
       def valid?
         auth = Sesame::Rails.handle(env)
-        !auth.nil? && auth.session.nil? && !auth.rejection.nil? && auth.rejection <= Sesame::IdleExpired
+        !auth.nil? && auth.session.nil? && !auth.rejection.nil? && auth.rejection <= Sesame::IdleExpired &&
+          !session[TOLD]
       end
 
       def authenticate!
+        session[TOLD] = true
         fail(:timeout) # not fail!: the other strategies (the sign-in form) still run
       end
 
@@ -186,6 +192,7 @@ module Sesame
         s = session
         return if s.respond_to?(:frozen?) && s.frozen?
 
+        s.delete(Strategy::TOLD)
         s.delete(key_for(scope))
         s.delete("warden.user.#{scope}.session")
       end

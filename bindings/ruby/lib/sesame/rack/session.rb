@@ -104,7 +104,9 @@ module Sesame
       # on_detection::          ->(foreign_count) { ... }: a request carried other
       #                         browsers' session cookies (a shared cache replays responses)
       # remember_for::          the token lifetime of "remember me" logins, seconds
-      #                         (default: the policy's absolute lifetime, or 30 days)
+      #                         (default nil: the policy's remember_me_absolute_lifetime
+      #                         alone; a remember-me login is sealed as kind :remember_me,
+      #                         judged by the policy's remember-me limits)
       # logger::                warn: detections, GET login/logout; error; info:
       #                         rejected cookies. Never a token. nil: warn and
       #                         error lines go to Kernel#warn.
@@ -150,7 +152,7 @@ module Sesame
         @app = app
         @keyring = keyring
         @rules = rules
-        @remember_for = Convert.seconds(remember_for || rules.policy.absolute_lifetime || (30 * 86_400), "remember_for")
+        @remember_for = remember_for && Convert.seconds(remember_for, "remember_for")
         @logger = logger
         @clock = clock
         @registry = registry
@@ -271,10 +273,17 @@ module Sesame
           "#<Sesame::Rack::Session::Handle user_id=#{user_id.inspect}>"
         end
 
+        # This request's device CSRF secret (32 bytes) or nil without a
+        # device: see Sesame::CookieRules::Request#csrf_secret.
+        def csrf_secret
+          @request.csrf_secret
+        end
+
         # Starts a new session for +user_id+ (new token and session ID: no
         # fixation), sealed for this browser's device, rotated on a non-GET
         # request. +data+: up to Sesame::DATA_MAX bytes for the app.
-        # +remember_me+: the token's own lifetime is remember_for. Returns
+        # +remember_me+: sealed as kind :remember_me, judged by the policy's
+        # remember-me limits (remember_for, if set, its own lifetime). Returns
         # the new Sesame::Session (also env["sesame.session"] from now on).
         # The response's cookies are decided here: a later #login or #logout
         # in the same request raises Sesame::UsageError.
@@ -293,7 +302,8 @@ module Sesame
 
           previous = @session
           previous_token = token if previous && @registry
-          @lines = finish_request(:login, user_id, remember_me ? @mw.remember_for : nil, data)
+          @lines = finish_request(:login, user_id, remember_me ? @mw.remember_for : nil, data,
+                                  remember_me ? :remember_me : :browser)
           @env[ENV_SESSION] = @session = @request.session
           @token = nil
           register(remember_me ? :remember_me : :browser) if @registry
@@ -541,8 +551,8 @@ module Sesame
           raise Sesame::UsageError, "sesame: this response's cookies are decided (a login, or the response is done)" if @request.finished?
         end
 
-        def finish_request(action, user_id = 0, lifetime = nil, data = nil)
-          lines = @request.finish(action, user_id: user_id, lifetime: lifetime, data: data)
+        def finish_request(action, user_id = 0, lifetime = nil, data = nil, kind = :browser)
+          lines = @request.finish(action, user_id: user_id, kind: kind, lifetime: lifetime, data: data)
           flags = @request.warnings
           unless flags.zero?
             Session::WARNINGS.each { |f, text| @mw.log(:warn, text) if flags.anybits?(f) && Session.warn_once?(f) }

@@ -66,13 +66,9 @@ module Sesame
 
       def build_policy
         l = limits
-        fields = { idle_timeout: l[:idle_timeout], absolute_lifetime: l[:absolute_lifetime],
-                   refresh_after: l[:refresh_after] }
-        if Rails.policy_kinds?
-          fields[:remember_me_idle_timeout] = l[:remember_me_idle_timeout]
-          fields[:remember_me_absolute_lifetime] = l[:remember_for]
-        end
-        Sesame::Policy.new(**fields)
+        Sesame::Policy.new(idle_timeout: l[:idle_timeout], absolute_lifetime: l[:absolute_lifetime],
+                           refresh_after: l[:refresh_after], remember_me_idle_timeout: l[:remember_me_idle_timeout],
+                           remember_me_absolute_lifetime: l[:remember_for])
       end
 
       def build_registry
@@ -115,11 +111,6 @@ module Sesame
       def devise_remember_for
         ::Devise.remember_for.to_i if defined?(::Devise)
       end
-    end
-
-    # Whether the loaded binding knows session kinds (Policy's remember-me limits).
-    def self.policy_kinds?
-      Sesame::Policy::FIELDS.include?(:remember_me_idle_timeout)
     end
   end
 end

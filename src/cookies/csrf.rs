@@ -1,0 +1,157 @@
+//! CSRF protection that a shared cache cannot break (docs/COOKIES.md).
+//!
+//! Frameworks keep their CSRF secret in a cookie or a cookie-backed session
+//! that they set on GET responses. A cache that replays such a response
+//! hands browser B the secret of browser A, and B's next form, rendered
+//! with B's own secret, fails with a 403 or 422. Here the secret comes from
+//! the device ID, which is set only on non-GET responses and so is never
+//! replayed: every browser keeps its own.
+//!
+//! A request without a device (a first visit's login form) has no secret
+//! to check a token against. It is judged by [`origin_allowed`] instead,
+//! the Fetch Metadata and `Origin` rule browsers support today.
+
+use super::{DeviceId, RequestCookies};
+use crate::primitives::hkdf_sha256;
+
+/// Length of a device's CSRF secret.
+pub const CSRF_SECRET_BYTES: usize = 32;
+
+// Domain separation: the same device ID never yields this secret for
+// another purpose, and the secret does not reveal the ID (frameworks put a
+// masked copy of it into every page).
+const CSRF_INFO: &[u8] = b"sesame csrf secret v1";
+
+impl DeviceId {
+    /// This device's CSRF secret: HKDF-SHA256 of the device ID. One-way, so
+    /// a page's token never reveals the device cookie; stable for the
+    /// device's life, so every tab's forms stay valid; new at each login and
+    /// logout, with the device.
+    pub fn csrf_secret(&self) -> [u8; CSRF_SECRET_BYTES] {
+        let mut secret = [0u8; CSRF_SECRET_BYTES];
+        // 32 bytes is far below HKDF-SHA256's 8160-byte limit.
+        let _ = hkdf_sha256(b"", self.as_context(), CSRF_INFO, &mut secret);
+        secret
+    }
+}
+
+impl RequestCookies<'_> {
+    /// The CSRF secret of the device this request carried, or `None` when
+    /// it carried no valid device cookie (check it with [`origin_allowed`]).
+    pub fn csrf_secret(&self) -> Option<[u8; CSRF_SECRET_BYTES]> {
+        self.device().map(DeviceId::csrf_secret)
+    }
+}
+
+/// Whether a browser request may change state judged by where it came from,
+/// as Go's `net/http` `CrossOriginProtection` judges it:
+///
+/// 1. GET, HEAD and OPTIONS are always allowed (they must not change state).
+/// 2. `Sec-Fetch-Site` present: allowed only for `same-origin` and `none`
+///    (the user typed or bookmarked it).
+/// 3. Else `Origin` present: allowed only if its host (and port) equals
+///    the `Host` header, case-insensitively; `Origin: null` never matches.
+/// 4. Neither header: not a browser of the last decade, or not a
+///    cross-site request; allowed.
+///
+/// `None` means the header is absent. Use it for requests without a device,
+/// where no secret exists; requests with one check their token as well.
+pub fn origin_allowed(
+    method: &[u8],
+    sec_fetch_site: Option<&[u8]>,
+    origin: Option<&[u8]>,
+    host: Option<&[u8]>,
+) -> bool {
+    if matches!(method, b"GET" | b"HEAD" | b"OPTIONS") {
+        return true;
+    }
+    if let Some(site) = sec_fetch_site {
+        return site.eq_ignore_ascii_case(b"same-origin") || site.eq_ignore_ascii_case(b"none");
+    }
+    let Some(origin) = origin else {
+        return true;
+    };
+    let Some(host) = host else {
+        return false;
+    };
+    let origin_host = match origin.windows(3).position(|w| w == b"://") {
+        Some(at) => &origin[at + 3..],
+        None => return false,
+    };
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(text: &str) -> DeviceId {
+        DeviceId::parse(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn secret_is_per_device_and_stable() {
+        let a = device("AAAAAAAAAAAAAAAAAAAAAA");
+        let b = device("AAAAAAAAAAAAAAAAAAAAAQ");
+        assert_eq!(a.csrf_secret(), a.csrf_secret());
+        assert_ne!(a.csrf_secret(), b.csrf_secret());
+        assert_ne!(&a.csrf_secret()[..22], a.as_context());
+    }
+
+    #[test]
+    fn secret_matches_hkdf_of_the_device_id() {
+        // RFC 5869 HKDF-SHA256 with an empty salt, computed independently.
+        let a = device("AAAAAAAAAAAAAAAAAAAAAA");
+        let mut expected = [0u8; 32];
+        hkdf::Hkdf::<sha2::Sha256>::new(Some(b""), b"AAAAAAAAAAAAAAAAAAAAAA")
+            .expand(b"sesame csrf secret v1", &mut expected)
+            .unwrap();
+        assert_eq!(a.csrf_secret(), expected);
+    }
+
+    #[test]
+    fn origin_rule() {
+        let h = Some(&b"example.com:8080"[..]);
+        let post = b"POST";
+        assert!(origin_allowed(b"GET", Some(b"cross-site"), None, h));
+        assert!(origin_allowed(b"HEAD", None, Some(b"https://evil.test"), h));
+        assert!(origin_allowed(post, Some(b"same-origin"), None, h));
+        assert!(origin_allowed(post, Some(b"none"), None, h));
+        assert!(!origin_allowed(post, Some(b"same-site"), None, h));
+        assert!(!origin_allowed(
+            post,
+            Some(b"cross-site"),
+            Some(b"http://example.com:8080"),
+            h
+        ));
+        assert!(origin_allowed(
+            post,
+            None,
+            Some(b"http://example.com:8080"),
+            h
+        ));
+        assert!(origin_allowed(
+            post,
+            None,
+            Some(b"HTTPS://EXAMPLE.com:8080"),
+            h
+        ));
+        assert!(!origin_allowed(post, None, Some(b"http://example.com"), h));
+        assert!(!origin_allowed(
+            post,
+            None,
+            Some(b"http://evil.test:8080"),
+            h
+        ));
+        assert!(!origin_allowed(post, None, Some(b"null"), h));
+        assert!(!origin_allowed(
+            post,
+            None,
+            Some(b"http://example.com:8080"),
+            None
+        ));
+        assert!(!origin_allowed(post, None, Some(b"http://"), Some(b"")));
+        assert!(origin_allowed(post, None, None, h));
+        assert!(origin_allowed(b"DELETE", None, None, None));
+    }
+}
