@@ -60,11 +60,44 @@ if ARGV.first == "--child"
     end
     (Process.clock_gettime(Process::CLOCK_MONOTONIC) - t) / n
   end
+  # In the sesame variants, also the time spent in sesame's own layers
+  # (excluding what they wrap): the middleware (begin, finish, registry)
+  # and the session guard (Rails' session stamp and screen).
+  own = Hash.new(0.0)
+  if defined?(Sesame::Rails)
+    clock = -> { Process.clock_gettime(Process::CLOCK_MONOTONIC) }
+    wrap = lambda do |layer, inner_ivar, name|
+      inner = layer.instance_variable_get(inner_ivar)
+      layer.instance_variable_set(inner_ivar, lambda do |e|
+        t = clock.()
+        r = inner.call(e)
+        own[name] -= clock.() - t
+        r
+      end)
+      layer.singleton_class.prepend(Module.new do
+        define_method(:call) do |e|
+          t = clock.()
+          r = super(e)
+          own[name] += clock.() - t
+          r
+        end
+      end)
+    end
+    wrap.(Sesame::Rails.middleware, :@app, :middleware)
+    layer = app.app
+    layer = layer.instance_variable_get(:@app) until layer.is_a?(Sesame::Rails::SessionGuard) || layer.nil?
+    raise "Sesame::Rails::SessionGuard not found in the built stack" unless layer
+
+    wrap.(layer, :@app, :guard)
+  end
   run.(200) # warm-up
   $stdout.sync = true
   puts "ready"
   while (line = $stdin.gets)
-    puts JSON.generate(run.(Integer(line, 10)))
+    n = Integer(line, 10)
+    own.clear
+    per = run.(n)
+    puts JSON.generate([per, own.transform_values { |v| v / n }])
   end
   exit 0
 end
@@ -92,13 +125,16 @@ children = variants.to_h do |name, env|
   [name, io]
 end
 times = Hash.new { |h, k| h[k] = [] }
+owns = Hash.new { |h, k| h[k] = [] }
 begin
   ROUNDS.times do |round|
     order = round.even? ? children.keys : children.keys.reverse
     order.each do |name|
       io = children[name]
       io.puts REQUESTS
-      times[name] << JSON.parse(io.gets)
+      per, own = JSON.parse(io.gets)
+      times[name] << per
+      own.each { |k, v| owns[[name, k]] << v }
     end
   end
 ensure
@@ -117,4 +153,13 @@ times.each do |name, t|
   m = median.(t)
   added = name.start_with?("CookieStore") ? "-" : format("%+.0f µs", (m - base_median) * 1e6)
   puts format("| %s | %.0f | %.0f | %.0f | %s |", name, 1 / m, t.min * 1e6, m * 1e6, added)
+end
+puts
+puts "Time inside sesame's own layers (what they wrap excluded), µs/request:"
+puts
+puts "| variant | layer | best | median |"
+puts "|---|---|---:|---:|"
+owns.each do |(name, layer), t|
+  what = layer == "middleware" ? "Sesame::Rack::Session (begin, finish, registry)" : "SessionGuard (Rails' session)"
+  puts format("| %s | %s | %.0f | %.0f |", name, what, t.min * 1e6, median.(t) * 1e6)
 end

@@ -25,6 +25,8 @@ module Sesame
     class SessionGuard
       TAG = "_sesame_device"
       SKIP = { skip: true }.freeze
+      IGNORED = [TAG, "session_id"].freeze # not content: the stamp, and the store's own ID
+      EMPTY = Marshal.dump({}).freeze
 
       def initialize(app, config = Rails.config)
         @app = app
@@ -35,11 +37,12 @@ module Sesame
         env["devise.skip_timeoutable"] = true
         request = ActionDispatch::Request.new(env)
         safe = request.get? || request.head?
-        tag = Rails.device_tag(env)
-        before = screen(request.session, tag)
+        # Without a session cookie there is nothing to screen, and nothing
+        # is loaded (decrypted) unless the app reads the session.
+        before = stored_session?(env, request) ? screen(request.session, Rails.device_tag(env)) : EMPTY
         response = @app.call(env)
         migrate(env, request.session)
-        finish(env, request, safe, tag, before)
+        finish(env, request, safe, before)
         response
       end
 
@@ -62,8 +65,13 @@ module Sesame
         snapshot(session)
       end
 
+      def stored_session?(env, request)
+        key = env[::Rack::RACK_SESSION_OPTIONS]&.[](:key)
+        key.nil? || request.cookies.key?(key)
+      end
+
       def snapshot(session)
-        Marshal.dump(session.to_hash.except(TAG))
+        Marshal.dump(session.to_hash.except(*IGNORED))
       rescue TypeError
         nil
       end
@@ -81,7 +89,7 @@ module Sesame
         Rails.logger&.error("sesame: could not move an old login into sesame: #{e.class.name} (#{e.message})")
       end
 
-      def finish(env, request, safe, tag, before)
+      def finish(env, request, safe, before)
         session = request.session
         return unless session.respond_to?(:loaded?) && session.loaded?
 
@@ -90,7 +98,7 @@ module Sesame
           if env[ENV_LEGACY_READ_ONLY] || snapshot(session) == before
             skip_write(env)
           else
-            session[TAG] = tag
+            session[TAG] = Rails.device_tag(env)
           end
         else
           session.delete(TAG)
