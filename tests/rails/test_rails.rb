@@ -43,13 +43,17 @@ module RailsApp
   # Logins minted by the app on Rails' CookieStore, before the switch.
   def self.mint_old_cookies
     server = boot("cookie-store", "APP_MODE" => "cookie")
-    %w[old1@example.test old2@example.test].to_h do |email|
+    cookies = %w[old1@example.test old2@example.test old3@example.test].to_h do |email|
       b = Browser.new(server.port, email)
       res = sign_up(b, email)
       raise "cookie-store sign-up failed: #{res.code}" unless res.body.include?("signed in as #{email}")
 
       [email, b.cookie("_app_session")]
     end
+    # Devise's own remember-me cookie, from a sign-in with the box ticked.
+    b = Browser.new(server.port, "old-remember")
+    sign_in(b, "old3@example.test", remember: true)
+    cookies.merge("remember_user_token" => b.cookie("remember_user_token") || raise("no Devise remember cookie"))
   ensure
     server&.stop
   end
@@ -257,6 +261,24 @@ class RailsDeviseTest < Minitest::Test
     only_rails = browser("only-new-rails-cookie")
     only_rails.store("_app_session=#{old.cookie("_app_session")}")
     assert_equal "anonymous", whoami(only_rails), "the migrated Rails session still carries the login"
+  end
+end
+
+class RailsDeviseRememberMigrationTest < Minitest::Test
+  def test_a_devise_remember_cookie_moves_into_a_remember_me_session
+    b = Browser.new(RailsApp::SERVER.port, "old-remember")
+    b.store("remember_user_token=#{RailsApp::OLD_COOKIES.fetch("remember_user_token")}; Max-Age=1209600")
+    res = b.get("/secret")
+    assert_includes res.body, "secret of old3@example.test"
+    assert_empty Browser.set_cookies(res), "a GET sends no cookie for the old login"
+    page = b.get("/form")
+    res = b.post("/form", { "authenticity_token" => Browser.token(page.body), "note" => "moved" }, follow: false)
+    assert_equal "302", res.code
+    assert(Browser.set_cookies(res).any? { |l| l.start_with?("remember_user_token=;") }, "Devise's cookie deleted")
+    assert_nil b.cookie("remember_user_token")
+    b.restart
+    assert_includes b.get("/secret").body, "secret of old3@example.test", "a remember-me session, across a restart"
+    assert_includes b.get("/sessions").body, 'data-kind="remember_me"'
   end
 end
 

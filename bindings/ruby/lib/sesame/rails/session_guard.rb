@@ -90,12 +90,19 @@ module Sesame
       end
 
       def finish(env, request, safe, before)
+        # A GET served on an old login writes no session, loaded or not (a
+        # sign-in asks Rails to renew the session, which writes it anyway).
+        return skip_write(env) if safe && env[ENV_LEGACY_READ_ONLY]
+
         session = request.session
-        return unless session.respond_to?(:loaded?) && session.loaded?
+        return unless session.respond_to?(:loaded?)
+        # What Rails will write: a loaded session, or one its options force
+        # (a sign-in's renew, expire_after); load that one to stamp it.
+        return unless session.loaded? || (safe && forced?(env) && session.to_hash)
 
         request.commit_flash
         if safe
-          if env[ENV_LEGACY_READ_ONLY] || snapshot(session) == before
+          if snapshot(session) == before
             skip_write(env)
           else
             session[TAG] = Rails.device_tag(env)
@@ -103,6 +110,13 @@ module Sesame
         else
           session.delete(TAG)
         end
+      end
+
+      FORCING = %i[renew drop max_age expire_after defer].freeze
+
+      def forced?(env)
+        options = env[::Rack::RACK_SESSION_OPTIONS]
+        !options.nil? && FORCING.any? { |k| options[k] }
       end
 
       def skip_write(env)
