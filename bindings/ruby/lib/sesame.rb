@@ -49,4 +49,4 @@ end
 
 # Rails + Devise (config.sesame): loaded by itself when Rails is (Bundler
 # requires gems after Rails), else with require "sesame/rails".
-require_relative "sesame/rails" if defined?(::Rails::Railtie)
+require_relative "sesame/rails" if defined?(::Rails::Railtie) && !defined?(Sesame::Rails)

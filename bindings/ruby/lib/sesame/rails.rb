@@ -1,7 +1,9 @@
 # frozen_string_literal: true
 
-require_relative "../sesame"
-require_relative "rack/session"
+module Sesame
+  module Rails; end # defined first: sesame.rb then does not load this file again
+end
+require_relative "../sesame" unless defined?(Sesame::NO_LIMIT) # (Sesame::Rack::Session is autoloaded)
 require_relative "rails/config"
 require_relative "rails/device"
 require_relative "rails/middleware"
