@@ -778,6 +778,20 @@ sesame_result sesame_registry_config_default(struct sesame_registry_config *conf
 #endif
 
 #if defined(SESAME_STD)
+// Writes the default registry config to `*config_out` with each kind's
+// limits taken from `policy`, so an entry lives exactly as long as its
+// token can: pass the policy the app opens tokens with. A limit the policy
+// leaves open (`SESAME_NO_LIMIT`) is bounded anyway: a missing idle timeout
+// becomes the absolute lifetime, a missing absolute lifetime 400 days.
+//
+// # Safety
+// `policy` is NULL or a valid policy; `config_out` is NULL or valid for a
+// write.
+sesame_result sesame_registry_config_from_policy(const struct sesame_policy *policy,
+                                                 struct sesame_registry_config *config_out);
+#endif
+
+#if defined(SESAME_STD)
 // Opens the store `url` names (`memory://?capacity=N`,
 // `sqlite:///path/to/file.db`, `redis://127.0.0.1:6379/0`; a build without
 // the store's feature gives `SESAME_INVALID_REGISTRY_URL`) with `config`

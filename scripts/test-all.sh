@@ -54,6 +54,8 @@ bash tests/rails/run.sh
 
 echo "== Python"
 bash bindings/python/run-tests.sh
+echo "== Python: Flask and Django integrations (test clients, and the example apps under gunicorn)"
+bash bindings/python/run-framework-tests.sh
 echo "== Python: pip install bindings/python into a fresh venv, its quick start run"
 bash bindings/python/package-smoke.sh
 

@@ -570,6 +570,33 @@ fn the_registry_through_the_c_abi() {
                 SESAME_OK
             );
             let mut config = config.assume_init();
+            // The same defaults, with each kind's limits from a policy.
+            let mut p = policy();
+            p.remember_me_absolute_lifetime = 90 * 86_400;
+            p.remember_me_idle_timeout = SESAME_NO_LIMIT;
+            let mut from_policy = std::mem::MaybeUninit::uninit();
+            assert_eq!(
+                sesame_registry_config_from_policy(&p, from_policy.as_mut_ptr()),
+                SESAME_OK
+            );
+            let from_policy = from_policy.assume_init();
+            assert_eq!(
+                (
+                    from_policy.remember_me.idle_timeout,
+                    from_policy.remember_me.absolute_lifetime
+                ),
+                (90 * 86_400, 90 * 86_400)
+            );
+            assert_eq!(
+                from_policy.browser.idle_timeout,
+                config.browser.idle_timeout
+            );
+            assert_eq!(from_policy.max_sessions, config.max_sessions);
+            let mut unread = std::mem::MaybeUninit::uninit();
+            assert_eq!(
+                sesame_registry_config_from_policy(ptr::null(), unread.as_mut_ptr()),
+                SESAME_NULL_ARGUMENT
+            );
             config.max_sessions = 2;
             assert_eq!(
                 sesame_registry_open(url.as_ptr().cast(), url.len(), &config, &mut registry),

@@ -188,6 +188,7 @@ fn is_untouched(c: &sesame_claims) -> bool {
 struct Sealed {
     text: Vec<u8>,
     user_id: u64,
+    kind: u8,
     lifetime: u64,
     data: Vec<u8>,
     context: Vec<u8>,
@@ -316,6 +317,8 @@ fuzz_target!(|input: Input| {
                 cap,
                 null_data,
             } => {
+                // Mostly valid kinds, sometimes one the ABI must refuse.
+                let kind = kind % 3;
                 let d = exact(&data);
                 let c = exact(&context);
                 let dp = if null_data { ptr::null() } else { d.as_ptr() };
@@ -326,7 +329,7 @@ fuzz_target!(|input: Input| {
                     sesame_seal(
                         ring,
                         user_id,
-                        kind % 3,
+                        kind,
                         lifetime,
                         dp,
                         d.len(),
@@ -357,6 +360,7 @@ fuzz_target!(|input: Input| {
                         tokens.push(Sealed {
                             text,
                             user_id,
+                            kind,
                             lifetime,
                             data,
                             context,
@@ -365,6 +369,7 @@ fuzz_target!(|input: Input| {
                         });
                     }
                     SESAME_BUFFER_TOO_SMALL => assert!(cap <= SESAME_TOKEN_MAX),
+                    SESAME_INVALID_ARGUMENT => assert!(kind > SESAME_SESSION_KIND_REMEMBER_ME),
                     SESAME_DATA_TOO_LONG => assert!(data.len() > SESAME_DATA_MAX),
                     SESAME_CONTEXT_TOO_LONG => assert!(context.len() > SESAME_CONTEXT_MAX),
                     SESAME_RANDOM_FAILED => assert!(random_fails),
@@ -446,6 +451,7 @@ fuzz_target!(|input: Input| {
                     let s = &mut tokens[i];
                     assert_eq!(claims.user_id, s.user_id);
                     assert_eq!(claims.lifetime, s.lifetime);
+                    assert_eq!(claims.kind, s.kind);
                     assert_eq!(&claims.data[..claims.data_len], &s.data[..]);
                     assert_eq!(claims.issued_at, s.now);
                     assert_eq!(ctx, s.context);
@@ -505,9 +511,11 @@ fuzz_target!(|input: Input| {
                         assert_eq!(claims.user_id, tokens[i].user_id);
                         assert_eq!(claims.issued_at, tokens[i].now);
                         assert_eq!(claims.refreshed_at, now.max(claims.issued_at));
+                        assert_eq!(claims.kind, tokens[i].kind);
                     }
-                    let (user_id, lifetime, data, created) = (
+                    let (user_id, kind, lifetime, data, created) = (
                         tokens[i].user_id,
+                        tokens[i].kind,
                         tokens[i].lifetime,
                         tokens[i].data.clone(),
                         tokens[i].now,
@@ -515,6 +523,7 @@ fuzz_target!(|input: Input| {
                     tokens.push(Sealed {
                         text: out[..len].to_vec(),
                         user_id,
+                        kind,
                         lifetime,
                         data,
                         context: ctx,

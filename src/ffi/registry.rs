@@ -12,7 +12,7 @@ use crate::registry::{
     Entry, Fingerprint, Limits, Login, Registry, RegistryConfig, RegistryError, RegistryStore,
     SessionKind, Verdict, DEVICE_MAX, IP_MAX,
 };
-use crate::SessionId;
+use crate::{Policy, SessionId};
 
 /// Verdicts (`*verdict_out`): the token is the session's current one.
 pub const SESAME_VERDICT_LIVE: u32 = 0;
@@ -246,22 +246,49 @@ pub unsafe extern "C" fn sesame_registry_config_default(
     config_out: *mut sesame_registry_config,
 ) -> sesame_result {
     guard(|| {
-        let d = RegistryConfig::DEFAULT;
-        let limits = |l: Limits| sesame_session_limits {
-            idle_timeout: l.idle_timeout,
-            absolute_lifetime: l.absolute_lifetime,
-        };
-        let config = sesame_registry_config {
-            browser: limits(d.browser),
-            remember_me: limits(d.remember_me),
-            max_sessions: d.max_sessions,
-            grace: d.grace,
-            touch_interval: d.touch_interval,
-            tombstone_ttl: d.tombstone_ttl,
-        };
         // SAFETY: NULL-checked by write_out.
-        unsafe { write_out(config_out, config) }
+        unsafe { write_out(config_out, native_config(&RegistryConfig::DEFAULT)) }
     })
+}
+
+/// Writes the default registry config to `*config_out` with each kind's
+/// limits taken from `policy`, so an entry lives exactly as long as its
+/// token can: pass the policy the app opens tokens with. A limit the policy
+/// leaves open (`SESAME_NO_LIMIT`) is bounded anyway: a missing idle timeout
+/// becomes the absolute lifetime, a missing absolute lifetime 400 days.
+///
+/// # Safety
+/// `policy` is NULL or a valid policy; `config_out` is NULL or valid for a
+/// write.
+#[cfg(feature = "std")]
+#[no_mangle]
+pub unsafe extern "C" fn sesame_registry_config_from_policy(
+    policy: *const sesame_policy,
+    config_out: *mut sesame_registry_config,
+) -> sesame_result {
+    guard(|| {
+        // SAFETY: NULL or valid (contract).
+        let policy = unsafe { policy.as_ref() }.ok_or(SESAME_NULL_ARGUMENT)?;
+        let config = RegistryConfig::DEFAULT.with_policy(&Policy::from(policy));
+        // SAFETY: NULL-checked by write_out.
+        unsafe { write_out(config_out, native_config(&config)) }
+    })
+}
+
+#[cfg(feature = "std")]
+fn native_config(c: &RegistryConfig) -> sesame_registry_config {
+    let limits = |l: Limits| sesame_session_limits {
+        idle_timeout: l.idle_timeout,
+        absolute_lifetime: l.absolute_lifetime,
+    };
+    sesame_registry_config {
+        browser: limits(c.browser),
+        remember_me: limits(c.remember_me),
+        max_sessions: c.max_sessions,
+        grace: c.grace,
+        touch_interval: c.touch_interval,
+        tombstone_ttl: c.tombstone_ttl,
+    }
 }
 
 /// Opens the store `url` names (`memory://?capacity=N`,

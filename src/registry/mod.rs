@@ -38,7 +38,7 @@
 //! # Ok::<(), sesame::registry::RegistryError>(())
 //! ```
 
-use crate::SessionId;
+use crate::{Policy, SessionId};
 use core::fmt;
 use sha2::{Digest, Sha256};
 
@@ -141,6 +141,10 @@ pub struct Limits {
     pub absolute_lifetime: u64,
 }
 
+/// How long an entry lives at most when the policy sets no absolute
+/// lifetime for its kind (400 days, the longest a browser keeps a cookie).
+pub const ENTRY_LIFETIME_CAP: u64 = 400 * 24 * 60 * 60;
+
 /// The registry's rules, the same for every store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RegistryConfig {
@@ -162,8 +166,9 @@ pub struct RegistryConfig {
 }
 
 impl RegistryConfig {
-    /// Browser: idle 24 h, absolute 14 days (sesame's default policy);
-    /// remember me: idle 30 days, absolute 30 days; 10 sessions per user;
+    /// Each kind's limits as [`with_policy`](Self::with_policy) takes them
+    /// from [`Policy::DEFAULT`]: browser idle 24 h, absolute 14 days;
+    /// remember me idle 30 days, absolute 30 days; 10 sessions per user;
     /// 30 s grace; last-seen written at most once a minute; ended sessions
     /// remembered 1 h.
     pub const DEFAULT: RegistryConfig = RegistryConfig {
@@ -180,6 +185,25 @@ impl RegistryConfig {
         touch_interval: 60,
         tombstone_ttl: 60 * 60,
     };
+
+    /// The same rules with each kind's limits taken from `policy`, so an
+    /// entry lives exactly as long as its token can: use the middleware's
+    /// policy here. A limit the policy leaves open is bounded anyway, since
+    /// the store must not grow without bound: a missing idle timeout
+    /// becomes the absolute lifetime, a missing absolute lifetime
+    /// [`ENTRY_LIFETIME_CAP`].
+    pub fn with_policy(mut self, policy: &Policy) -> Self {
+        let limits = |(idle, absolute): (Option<u64>, Option<u64>)| {
+            let absolute_lifetime = absolute.unwrap_or(ENTRY_LIFETIME_CAP);
+            Limits {
+                idle_timeout: idle.unwrap_or(absolute_lifetime).min(absolute_lifetime),
+                absolute_lifetime,
+            }
+        };
+        self.browser = limits(policy.limits(SessionKind::Browser));
+        self.remember_me = limits(policy.limits(SessionKind::RememberMe));
+        self
+    }
 
     /// The limits of one kind.
     pub fn limits(&self, kind: SessionKind) -> Limits {
@@ -690,5 +714,47 @@ impl Registry<std::boxed::Box<dyn RegistryStore + Send>> {
     /// A registry over the store a URL names (see [`open_store`]).
     pub fn open(url: &str, config: RegistryConfig) -> Result<Self, RegistryError> {
         Ok(Registry::new(open_store(url)?, config))
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    #[test]
+    fn default_limits_are_the_default_policy_s() {
+        let from_policy = RegistryConfig::DEFAULT.with_policy(&Policy::DEFAULT);
+        assert_eq!(from_policy, RegistryConfig::DEFAULT);
+    }
+
+    #[test]
+    fn limits_follow_the_policy_and_stay_bounded() {
+        let policy = Policy {
+            idle_timeout: Some(600),
+            absolute_lifetime: None,
+            remember_me_idle_timeout: Some(200 * 86_400),
+            remember_me_absolute_lifetime: Some(90 * 86_400),
+            ..Policy::DEFAULT
+        };
+        let config = RegistryConfig::DEFAULT.with_policy(&policy);
+        assert_eq!(
+            config.browser,
+            Limits {
+                idle_timeout: 600,
+                absolute_lifetime: ENTRY_LIFETIME_CAP
+            }
+        );
+        assert_eq!(
+            config.remember_me,
+            Limits {
+                idle_timeout: 90 * 86_400,
+                absolute_lifetime: 90 * 86_400
+            }
+        );
+        assert_eq!(config.max_sessions, RegistryConfig::DEFAULT.max_sessions);
+        assert_eq!(
+            config.expires_at(SessionKind::RememberMe, 100, 100),
+            100 + 90 * 86_400
+        );
     }
 }

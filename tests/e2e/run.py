@@ -34,8 +34,21 @@ Counted per origin:
   page itself, which no cookie rule can protect (docs/COOKIES.md, "What is
   not protected"): informational only.
 
+The framework origins (flask: Flask + Flask-Login on sesame.flask; django:
+sesame.django) also set the frameworks' own cookies on the cached GET /page
+(Flask's session and Flask-Login's remember_token; Django's sessionid, and
+a CSRF token asked for there), and every POST carries the CSRF token of the
+form the browser last fetched (GET /form, uncached), including a POST /note
+every few dozen requests; CSRF fail/POSTs counts those answered 400/403.
+django-stock, the same app on stock Django (its session and csrftoken
+cookie), is their control: it passes when it shows CSRF failures. rails
+(Rails 6.1 + Devise on sesame's Railtie, tests/rails/app) is a framework
+origin too, its cached page asking for a CSRF token as well; rails_cookie,
+the same app on Rails' CookieStore alone, its control (Rails answers a bad
+CSRF token with 422).
+
 A sesame origin passes with 0 swaps, 0 involuntary logouts, 0
-resurrections, 0 leftovers, 0 errors, a Cookie header under 8 KiB, ≥1 cache
+resurrections, 0 leftovers, 0 errors (0 CSRF failures), a Cookie header under 8 KiB, ≥1 cache
 hit, ≥1 replayed foreign Set-Cookie (the cache did replay) and ≥1 detection.
 The BASELINE origin (Rack's cookie session) passes when it shows swaps: that
 proves the harness catches the incident.
@@ -63,12 +76,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 CACHE_HITS = {"HIT", "STALE", "UPDATING", "REVALIDATED"}
+CSRF_REFUSED = (400, 403, 422)  # Flask-WTF, Django, Rails
 COOKIE_LIMIT = 8192
 MAX_REQUESTS_PER_BROWSER = 200_000
 HTTP_TIMEOUT = 10.0
@@ -288,13 +301,16 @@ class Stats:
     max_jar: int = 0
     pages_of_others: int = 0
     evictions: int = 0
+    csrf_posts: int = 0  # framework origins: POSTs that carried a CSRF form token
+    csrf_failures: int = 0  # ... answered 400/403
     swapped_browsers: int = 0
     logged_out_browsers: int = 0
     samples: list[str] = field(default_factory=list)
 
     def add(self, other: "Stats") -> None:
         for name in ("requests", "hits", "set_cookies_on_hits", "probes", "swaps", "logouts", "resurrections",
-                     "leftovers", "errors", "transport_retries", "pages_of_others", "evictions"):
+                     "leftovers", "errors", "transport_retries", "pages_of_others", "evictions",
+                     "csrf_posts", "csrf_failures"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.max_cookie = max(self.max_cookie, other.max_cookie)
         self.max_jar = max(self.max_jar, other.max_jar)
@@ -342,7 +358,12 @@ class Browser:
     def __init__(self, index: int, user: int, port: int, issuance: Issuance, session_prefix: str | None,
                  csrf: bool = False) -> None:
         self.index, self.user, self.port = index, user, port
+        # Framework origins (flask, django): every POST carries the CSRF
+        # token of the form the browser last fetched (GET /form, uncached),
+        # as a browser submitting a page's form does.
         self.csrf = csrf
+        self.csrf_field = ""
+        self.csrf_token = ""
         self.jar = Jar()
         self.issuance = issuance
         self.session_prefix = session_prefix
@@ -363,8 +384,14 @@ class Browser:
         if cookie:
             headers["Cookie"] = cookie
             self.stats.max_cookie = max(self.stats.max_cookie, len(cookie))
+        if self.csrf and method == "POST" and body is None:
+            body = ""  # the form's token goes in the body
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+            if self.csrf:
+                headers["Sec-Fetch-Site"] = "same-origin"
+                if self.csrf_field:
+                    body = (body + "&" if body else "") + f"{self.csrf_field}={self.csrf_token}"
         data = body.encode() if body is not None else None
         for attempt in range(3):
             try:
@@ -390,6 +417,11 @@ class Browser:
         if resp.status >= 400:
             self.stats.errors += 1
             self.note(f"{method} {path} -> {resp.status}", "error")
+        if self.csrf and method == "POST":
+            self.stats.csrf_posts += 1
+            if resp.status in CSRF_REFUSED:
+                self.stats.csrf_failures += 1
+                self.note(f"POST {path} -> {resp.status} (CSRF)", "csrf")
         before = len(self.jar.evicted)
         for line in resp.msg.get_all("Set-Cookie") or []:
             stored = self.jar.set_cookie(line, path)
@@ -405,15 +437,20 @@ class Browser:
         self.stats.max_jar = max(self.stats.max_jar, len(self.jar.cookies))
         return resp.status, text.strip(), cache
 
-    def form(self, body: str = "") -> str:
-        """A POST body; for an origin with CSRF protection (Rails), with the
-        token a page of the origin gives this browser, as a form would."""
-        if not self.csrf:
-            return body
-        status, token, _ = self.request("GET", "/csrf")
-        if status != 200:
-            raise RuntimeError(f"GET /csrf -> {status}")
-        return (body + "&" if body else "") + "authenticity_token=" + urllib.parse.quote(token, safe="")
+    def fetch_form(self) -> None:
+        """GET /form: 'csrf FIELD TOKEN' (TOKEN empty before the browser has a device)."""
+        status, text, _ = self.request("GET", "/form")
+        parts = text.split(" ")
+        if status != 200 or len(parts) not in (2, 3) or parts[0] != "csrf":
+            self.stats.harness_errors.append(f"browser {self.index}: /form -> {status} {text!r}")
+            return
+        self.csrf_field, self.csrf_token = parts[1], parts[2] if len(parts) == 3 else ""
+
+    def note_post(self) -> None:
+        """A POST that is not a login or logout, with the form's token."""
+        status, text, _ = self.request("POST", "/note", "text=hello")
+        if status == 200 and text != "noted":
+            self.stats.harness_errors.append(f"browser {self.index}: /note -> {status} {text!r}")
 
     def probe(self) -> None:
         status, text, _ = self.request("GET", "/whoami")
@@ -438,24 +475,36 @@ class Browser:
 
     def run(self, start: float, logout_at: float, end: float, probe_every: int) -> None:
         try:
-            status, text, _ = self.request("POST", "/login", self.form(f"user={self.user}"))
+            if self.csrf:
+                self.request("GET", "/page")  # a first page, maybe from the cache
+                self.fetch_form()
+            status, text, _ = self.request("POST", "/login", f"user={self.user}")
             if status != 200 or text != f"user {self.user}":
-                self.stats.harness_errors.append(f"browser {self.index}: login -> {status} {text!r}")
+                if not (self.csrf and status in CSRF_REFUSED):  # else counted as a CSRF failure
+                    self.stats.harness_errors.append(f"browser {self.index}: login -> {status} {text!r}")
                 return
             self.logged_in = True
+            if self.csrf:
+                self.fetch_form()  # the login rotated the device, and so the token
             n = 0
             while time.monotonic() < end and n < MAX_REQUESTS_PER_BROWSER:
                 if self.logged_in and time.monotonic() >= logout_at:
-                    status, text, _ = self.request("POST", "/logout", self.form())
+                    status, text, _ = self.request("POST", "/logout")
                     if status != 200 or text != "anonymous":
-                        self.stats.harness_errors.append(f"browser {self.index}: logout -> {status} {text!r}")
+                        if not (self.csrf and status in CSRF_REFUSED):  # else counted as a CSRF failure
+                            self.stats.harness_errors.append(f"browser {self.index}: logout -> {status} {text!r}")
                     self.logged_in = False
+                    if self.csrf:
+                        self.fetch_form()
                     if self.session_prefix:
                         left = [c for c in self.jar.names() if c.startswith(self.session_prefix)]
                         self.stats.leftovers += len(left)
                         if left:
                             self.note(f"{len(left)} session cookie(s) left in the jar after logout", "leftover")
                 n += 1
+                if self.csrf and n % (probe_every * 7) == 0:
+                    self.note_post()  # with the token of the form fetched earlier, after many cached pages
+                    continue
                 if n % probe_every == 0:
                     self.probe()
                     continue
@@ -479,8 +528,7 @@ class Origin:
     name: str
     sesame: bool
     session_prefix: str | None
-    csrf: bool = False  # POSTs carry a token from GET /csrf (Rails)
-    crowd_max_duration: float | None = None  # a cap on --crowd-duration (an origin slow to run)
+    csrf: bool = False  # a framework origin: CSRF forms on every POST
 
     def start(self, port: int, work: str, args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
         log = os.path.join(work, f"{self.name}.log")
@@ -498,20 +546,24 @@ class Origin:
         elif self.name == "rack":
             argv = [args.puma, "-e", "production", "-b", f"tcp://127.0.0.1:{port}", "-t", "4:4",
                     os.path.join(origins, "rack_sesame.ru")]
+        elif self.name == "wsgi":
+            argv = [args.gunicorn, "-b", f"127.0.0.1:{port}", "-w", "1", "-k", "gthread", "--threads", "4",
+                    "--chdir", origins, "wsgi_sesame:application"]
         elif self.name in ("rails", "rails_cookie"):
-            # Rails 6.1 + Devise on sesame (tests/rails/app), its own SQLite
-            # database and session registry in the run's directory.
+            # Rails 6.1 + Devise (tests/rails/app): on sesame's Railtie, with
+            # a SQLite session registry; rails_cookie on CookieStore alone.
             env["APP_DB"] = os.path.join(work, "rails.db")
             env["SESAME_REGISTRY"] = "sqlite://" + os.path.join(work, "rails-sessions.db")
             env["APP_REFRESH_AFTER"] = str(args.refresh_after)
             env.setdefault("SECRET_KEY_BASE", os.urandom(32).hex())
-            if self.name == "rails_cookie":  # the same app on Rails' CookieStore alone: the incident
+            if self.name == "rails_cookie":
                 env["APP_MODE"] = "cookie"
             argv = [args.puma, "-e", "production", "-b", f"tcp://127.0.0.1:{port}", "-t", "4:4",
                     os.path.join(ROOT, "tests", "rails", "app", "config.ru")]
-        elif self.name == "wsgi":
+        elif self.name in ("flask", "django", "django-stock"):
+            module = "django_stock" if self.name == "django-stock" else f"{self.name}_sesame"
             argv = [args.gunicorn, "-b", f"127.0.0.1:{port}", "-w", "1", "-k", "gthread", "--threads", "4",
-                    "--chdir", origins, "wsgi_sesame:application"]
+                    "--no-control-socket", "--chdir", origins, f"{module}:application"]
         else:
             raise ValueError(self.name)
         proc = spawn(argv, log, env=env, cwd=work)  # cwd: no stray puma/gunicorn config is read
@@ -524,8 +576,14 @@ ORIGINS = {
     "baseline": Origin("baseline", False, None),
     "rack": Origin("rack", True, "__Host-sesame-s-"),
     "wsgi": Origin("wsgi", True, "__Host-sesame-s-"),
-    "rails": Origin("rails", True, "__Host-sesame-s-", csrf=True, crowd_max_duration=8),
-    # Not in the default run: the incident itself, on Rails' CookieStore (like baseline).
+    # Flask (+ Flask-Login) and Django apps whose cached GET /page also sets
+    # the frameworks' own cookies (session, remember_token, sessionid).
+    "flask": Origin("flask", True, "__Host-sesame-s-", csrf=True),
+    "django": Origin("django", True, "__Host-sesame-s-", csrf=True),
+    # The control: stock Django (login in its session, its csrftoken cookie).
+    "django-stock": Origin("django-stock", False, None, csrf=True),
+    # Rails + Devise on sesame, and the same app on Rails' CookieStore (its control).
+    "rails": Origin("rails", True, "__Host-sesame-s-", csrf=True),
     "rails_cookie": Origin("rails_cookie", False, None, csrf=True),
 }
 
@@ -671,13 +729,18 @@ def run_origin(origin: Origin, browsers: int, duration: float, args: argparse.Na
             for what, n in (("swaps", stats.swaps), ("involuntary logouts", stats.logouts),
                             ("resurrections after logout", stats.resurrections),
                             ("session cookies left after logout", stats.leftovers),
-                            ("4xx/5xx responses", stats.errors)):
+                            ("4xx/5xx responses", stats.errors), ("CSRF failures", stats.csrf_failures)):
                 if n:
                     failures.append(f"{n} {what}")
+            if origin.csrf and stats.csrf_posts == 0:
+                failures.append("no POST with a CSRF token was made")
             if stats.max_cookie > COOKIE_LIMIT:
                 failures.append(f"a Cookie header of {stats.max_cookie} bytes (> {COOKIE_LIMIT})")
             if browsers > 1 and not found:
                 failures.append("no detection")
+        elif origin.csrf:
+            if stats.csrf_failures == 0:
+                failures.append("STOCK showed no CSRF failure: the harness does not catch replayed CSRF cookies")
         else:
             if stats.swaps == 0:
                 failures.append("BASELINE showed no swap: the harness does not catch the incident")
@@ -697,7 +760,7 @@ def run_origin(origin: Origin, browsers: int, duration: float, args: argparse.Na
 
 def print_table(results: list[Result]) -> None:
     cols = ["origin", "browsers", "secs", "requests", "hits", "replayed foreign Set-Cookie", "own replays",
-            "swaps", "invol. logouts", "resurrections", "leftovers", "4xx/5xx", "max Cookie B", "max jar", "detections",
+            "swaps", "invol. logouts", "resurrections", "leftovers", "4xx/5xx", "CSRF fail/POSTs", "max Cookie B", "max jar", "detections",
             "others' pages", "verdict"]
     rows = []
     for r in results:
@@ -705,7 +768,8 @@ def print_table(results: list[Result]) -> None:
         rows.append([r.origin, str(r.browsers), f"{r.seconds:g}", str(s.requests), str(s.hits),
                      str(r.replayed_foreign) + (f" (+{r.replayed_unknown}?)" if r.replayed_unknown else ""),
                      str(r.replayed_own), f"{s.swaps} ({s.swapped_browsers} br.)" if s.swaps else "0",
-                     str(s.logouts), str(s.resurrections), str(s.leftovers), str(s.errors), str(s.max_cookie), str(s.max_jar),
+                     str(s.logouts), str(s.resurrections), str(s.leftovers), str(s.errors),
+                     f"{s.csrf_failures}/{s.csrf_posts}" if s.csrf_posts else "n/a", str(s.max_cookie), str(s.max_jar),
                      "n/a" if r.detections is None else str(r.detections), str(s.pages_of_others),
                      "FAIL" if r.failures else "ok"])
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
@@ -715,7 +779,7 @@ def print_table(results: list[Result]) -> None:
     for row in rows:
         print(" | ".join(v.ljust(w) for v, w in zip(row, widths)))
     for r in results:
-        if r.stats.samples and (r.failures or r.origin == "baseline"):
+        if r.stats.samples and (r.failures or r.origin in ("baseline", "django-stock", "rails_cookie")):
             print(f"\n{r.origin} ({r.browsers} browsers), examples:")
             for s in r.stats.samples:
                 print(f"  {s}")
@@ -734,7 +798,9 @@ def find(name: str, *candidates: str) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--origins", default="c,baseline",
-                   help="comma-separated from c, baseline, rack, wsgi, rails, rails_cookie; 'all' for every one (default c,baseline)")
+                   help="comma-separated from c, baseline, rack, wsgi, flask, django, django-stock, rails, rails_cookie; "
+                        "'all' for every one "
+                        "(default c,baseline)")
     p.add_argument("--users", type=int, default=2, help="browsers per origin (default 2)")
     p.add_argument("--duration", type=float, default=20, help="seconds of hammering per origin (default 20)")
     p.add_argument("--crowd", type=int, default=0,
@@ -765,13 +831,9 @@ def main() -> int:
             p.error("no keyset: set SESAME_KEYSET or build target/release/sesame (cargo build --release --bin sesame)")
         args.keyset = subprocess.run([sesame, "keyset", "new"], check=True, capture_output=True, text=True,
                                      timeout=60).stdout
-    def crowd_duration(origin: Origin) -> float:
-        cap = origin.crowd_max_duration
-        return min(args.crowd_duration, cap) if cap else args.crowd_duration
-
     plan = [(ORIGINS[n], args.users, args.duration) for n in names]
     if args.crowd:
-        plan += [(ORIGINS[n], args.crowd, crowd_duration(ORIGINS[n])) for n in names if ORIGINS[n].sesame]
+        plan += [(ORIGINS[n], args.crowd, args.crowd_duration) for n in names if ORIGINS[n].sesame]
     results = []
     for origin, browsers, duration in plan:
         print(f"== {origin.name}: {browsers} browsers, {duration:g} s", file=sys.stderr, flush=True)

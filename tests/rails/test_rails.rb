@@ -112,19 +112,19 @@ class RailsDeviseTest < Minitest::Test
   def test_forms_pass_csrf_and_forgeries_fail
     b = browser
     RailsApp.sign_up(b, email("csrf"))
-    token = Browser.token(b.get("/form").body)
-    res = b.post("/form", "authenticity_token" => token, "note" => "first")
+    token = Browser.token(b.get("/notes").body)
+    res = b.post("/notes", "authenticity_token" => token, "note" => "first")
     assert_equal "200", res.code
     assert_includes res.body, "saved first"
-    refute_includes b.get("/form").body, "saved first", "a flash shows once"
+    refute_includes b.get("/notes").body, "saved first", "a flash shows once"
     # Tokens are masked per page and stay valid across requests of the device.
-    assert_includes b.post("/form", "authenticity_token" => token, "note" => "again").body, "saved again"
+    assert_includes b.post("/notes", "authenticity_token" => token, "note" => "again").body, "saved again"
 
-    assert_equal "422", b.post("/form", { "note" => "no token" }, follow: false).code
+    assert_equal "422", b.post("/notes", { "note" => "no token" }, follow: false).code
     other = browser("other")
     RailsApp.sign_up(other, email("csrf-other"))
-    foreign = Browser.token(other.get("/form").body)
-    assert_equal "422", b.post("/form", { "authenticity_token" => foreign, "note" => "x" }, follow: false).code
+    foreign = Browser.token(other.get("/notes").body)
+    assert_equal "422", b.post("/notes", { "authenticity_token" => foreign, "note" => "x" }, follow: false).code
 
     # A browser without a device yet (a first visit): the Origin rule.
     fresh = browser("fresh")
@@ -149,11 +149,11 @@ class RailsDeviseTest < Minitest::Test
     bob = browser("bob")
     bob_email = email("bob")
     RailsApp.sign_up(bob, bob_email)
-    token = Browser.token(bob.get("/form").body)
+    token = Browser.token(bob.get("/notes").body)
     bob.store(replayed.first) # the cache replays Alice's response to Bob
-    page = bob.get("/form")
+    page = bob.get("/notes")
     refute_includes page.body, "You need to sign in", "Alice's flash on Bob's page"
-    res = bob.post("/form", "authenticity_token" => token, "note" => "bobs")
+    res = bob.post("/notes", "authenticity_token" => token, "note" => "bobs")
     assert_equal "200", res.code, "Bob's open form still submits"
     assert_includes res.body, "saved bobs"
     assert_includes res.body, "signed in as #{bob_email}"
@@ -250,13 +250,13 @@ class RailsDeviseTest < Minitest::Test
     assert_includes res.body, "secret of old1@example.test"
     assert_empty Browser.set_cookies(res), "a GET sends no cookie carrying the old login"
     # The first non-GET moves the login into sesame and out of Rails' session.
-    page = old.get("/form")
-    res = old.post("/form", { "authenticity_token" => Browser.token(page.body), "note" => "migrated" }, follow: false)
+    page = old.get("/notes")
+    res = old.post("/notes", { "authenticity_token" => Browser.token(page.body), "note" => "migrated" }, follow: false)
     assert_equal "302", res.code
     names = Browser.set_cookies(res).map { |l| l[/\A[^=]+/] }
     assert_includes names, "__Host-sesame-device"
     assert(names.any? { |n| n.start_with?("__Host-sesame-s-") }, names.inspect)
-    assert_includes old.get("/form").body, "saved migrated"
+    assert_includes old.get("/notes").body, "saved migrated"
     assert_match(/\Auser \d+\z/, whoami(old))
     only_rails = browser("only-new-rails-cookie")
     only_rails.store("_app_session=#{old.cookie("_app_session")}")
@@ -271,8 +271,8 @@ class RailsDeviseRememberMigrationTest < Minitest::Test
     res = b.get("/secret")
     assert_includes res.body, "secret of old3@example.test"
     assert_empty Browser.set_cookies(res), "a GET sends no cookie for the old login"
-    page = b.get("/form")
-    res = b.post("/form", { "authenticity_token" => Browser.token(page.body), "note" => "moved" }, follow: false)
+    page = b.get("/notes")
+    res = b.post("/notes", { "authenticity_token" => Browser.token(page.body), "note" => "moved" }, follow: false)
     assert_equal "302", res.code
     assert(Browser.set_cookies(res).any? { |l| l.start_with?("remember_user_token=;") }, "Devise's cookie deleted")
     assert_nil b.cookie("remember_user_token")

@@ -79,6 +79,7 @@ FUNCTIONS = [
     "sesame_registry_entry_size",
     "sesame_request_csrf_secret",
     "sesame_csrf_origin_allowed",
+    "sesame_registry_config_from_policy",
 ]
 
 

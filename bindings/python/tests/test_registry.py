@@ -298,7 +298,7 @@ def test_the_cap_evicts_the_oldest(ring: sesame.Keyring, open_store: Open) -> No
 
 
 def test_revoke_one_and_all_and_prune(ring: sesame.Keyring, open_store: Open, request: pytest.FixtureRequest) -> None:
-    registry = open_store(browser=(600, 3600), remember_me=sesame.Policy(idle_timeout=600, absolute_lifetime=7200))
+    registry = open_store(browser=(600, 3600), remember_me=(600, 7200))
     a, a_s = login(ring, registry)
     b, b_s = login(ring, registry)
     remembered = ring.seal(USER, now=NOW)
@@ -382,13 +382,27 @@ def test_a_full_memory_store(ring: sesame.Keyring) -> None:
             registry.register(ring.open(token, now=NOW), token, now=NOW)
 
 
+def test_limits_from_the_policy(ring: sesame.Keyring) -> None:
+    policy = sesame.Policy(remember_me_absolute_lifetime=90 * 86_400, idle_timeout=600)
+    with Registry(policy=policy) as registry:
+        token = ring.seal(9, kind="remember_me", now=NOW)
+        registry.register(ring.open(token, now=NOW, policy=policy), token, now=NOW)
+        browser = ring.seal(9, now=NOW)
+        registry.register(ring.open(browser, now=NOW, policy=policy), browser, now=NOW + 1)
+        entries = {e.kind: e for e in registry.list(9, now=NOW + 1)}
+        assert entries["remember_me"].expires_at.timestamp() == NOW + 90 * 86_400
+        assert entries["browser"].expires_at.timestamp() == NOW + 1 + 600
+
+
 def test_arguments_are_checked(ring: sesame.Keyring) -> None:
     with pytest.raises(ValueError):
         Registry(grace=-1)
     with pytest.raises(ValueError):
         Registry(max_sessions=2**32)
-    with pytest.raises(ValueError):
-        Registry(browser=sesame.Policy(idle_timeout=None))
+    with pytest.raises(TypeError):
+        Registry(browser=sesame.Policy())  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        Registry(policy=(60, 60))  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         Registry(tombstone_ttl=2**53)
     with pytest.raises(TypeError):

@@ -543,7 +543,9 @@ def test_registry_options_are_checked(ring: Keyring) -> None:
     with pytest.raises(ValueError, match="registry_check"):
         SessionMiddleware(make_app(), ring, registry=Registry(), registry_check="sometimes")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="registry"):
-        SessionMiddleware(make_app(), ring, registry="memory://")  # type: ignore[arg-type]
+        SessionMiddleware(make_app(), ring, registry=b"memory://")  # type: ignore[arg-type]
+    by_url = SessionMiddleware(make_app(), ring, registry="memory://")
+    assert isinstance(by_url.registry, Registry)
 
 
 def test_verdicts_admit_as_documented() -> None:

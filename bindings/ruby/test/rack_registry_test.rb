@@ -345,7 +345,9 @@ module RackRegistryCases
 
   def test_options_are_checked
     assert_raises(ArgumentError) { app(registry_check: :sometimes) }
-    assert_raises(TypeError) { app(registry: "memory://") }
+    assert_raises(TypeError) { app(registry: :memory) }
+    by_url = Sesame::Rack::Session.new(->(_env) { [200, {}, []] }, keyring: @ring, registry: "memory://")
+    assert_kind_of Sesame::Registry, by_url.registry
     plain = Sesame::Rack::Session.new(->(env) { [200, {}, [env["sesame.auth"].sessions.size.to_s]] }, keyring: @ring)
     assert_raises(Sesame::UsageError) { plain.call(::Rack::MockRequest.env_for("/")) }
   end

@@ -295,11 +295,11 @@ module RegistryRules
   def test_kinds_and_their_limits
     r = registry(browser_idle: 100, remember_me_idle: 1000)
     browser_token, browser = login
-    remember_token = @ring.seal(user_id: 7, lifetime: 30 * 86_400, now: NOW)
+    remember_token = @ring.seal(user_id: 7, kind: :remember_me, now: NOW)
     remember = @ring.open(remember_token, now: NOW)
     forced_token, forced = login
     r.register(browser, browser_token, now: NOW)
-    r.register(remember, remember_token, now: NOW) # kind from the token's own lifetime
+    r.register(remember, remember_token, now: NOW) # kind from the token
     r.register(forced, forced_token, kind: :remember_me, now: NOW)
     kinds = r.list(7, now: NOW).to_h { |e| [e.session_id, e.kind] }
     assert_equal({ browser.session_id_hex => :browser, remember.session_id_hex => :remember_me,
@@ -413,6 +413,19 @@ class RegistryMemoryTest < Minitest::Test
     token, session = login(8)
     error = assert_raises(Sesame::RegistryFull) { r.register(session, token, now: NOW) }
     assert_equal 21, error.code
+  end
+
+  def test_limits_from_the_policy
+    policy = Sesame::Policy.new(remember_me_absolute_lifetime: 90 * 86_400, idle_timeout: 600)
+    r = Sesame::Registry.new("memory://", policy: policy)
+    token = @ring.seal(user_id: 9, kind: :remember_me, now: NOW)
+    r.register(@ring.open(token, now: NOW, policy: policy), token, now: NOW)
+    browser = @ring.seal(user_id: 9, now: NOW)
+    r.register(@ring.open(browser, now: NOW, policy: policy), browser, now: NOW + 1)
+    remembered, plain = r.list(9, now: NOW + 1).partition { |e| e.kind == :remember_me }.map(&:first)
+    assert_equal Time.at(NOW + (90 * 86_400)), remembered.expires_at
+    assert_equal Time.at(NOW + 1 + 600), plain.expires_at
+    assert_raises(TypeError) { Sesame::Registry.new("memory://", policy: 60) }
   end
 
   def test_defaults_come_from_the_library

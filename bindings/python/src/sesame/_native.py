@@ -371,6 +371,7 @@ _declare(
 # loaded from the GIL-releasing library handle.
 _U8P = POINTER(c_uint8)
 _declare("sesame_registry_config_default", _R, [c_void_p])
+_declare("sesame_registry_config_from_policy", _R, [POINTER(PolicyStruct), c_void_p])
 _declare("sesame_registry_open", _R, [c_char_p, c_size_t, c_void_p, POINTER(c_void_p)])
 _declare("sesame_registry_free", None, [c_void_p])
 _declare(

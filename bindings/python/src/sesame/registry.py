@@ -222,17 +222,10 @@ def _duration(value: object, what: str) -> int:
 
 
 def _limits(value: object, what: str) -> tuple[int, int]:
-    if isinstance(value, Policy):
-        if value.idle_timeout is None or value.absolute_lifetime is None:
-            raise ValueError(
-                f"{what}: the registry needs finite limits (a policy without an idle timeout "
-                "or absolute lifetime cannot be stored); pass (idle, absolute) seconds"
-            )
-        pair: tuple[object, object] = (value.idle_timeout, value.absolute_lifetime)
-    elif isinstance(value, tuple) and len(value) == 2:
-        pair = value
+    if isinstance(value, tuple) and len(value) == 2:
+        pair: tuple[object, object] = value
     else:
-        raise TypeError(f"{what} must be a Policy or an (idle, absolute) pair, not {value!r}")
+        raise TypeError(f"{what} must be an (idle, absolute) pair of seconds, not {value!r}")
     return _duration(pair[0], f"{what} idle"), _duration(pair[1], f"{what} absolute")
 
 
@@ -335,10 +328,12 @@ class Registry:
     defaults (``sesame_registry_config_default``: browser sessions idle 24 h
     and absolute 14 days, remember-me 30/30 days, 10 sessions per user, 30 s
     grace, last-seen written at most once a minute, ended sessions
-    remembered 1 h). ``browser`` and ``remember_me`` take the ``Policy``
-    their tokens are opened under (keep them equal) or an ``(idle,
-    absolute)`` pair; durations are seconds or timedeltas below 2**53 s;
-    ``max_sessions=0`` means no cap.
+    remembered 1 h). ``policy``, the ``Policy`` the app opens tokens with,
+    sets each kind's limits from it (the core's
+    ``sesame_registry_config_from_policy``: an entry lives as long as its
+    token can); ``browser`` and ``remember_me`` override one kind's limits
+    with an ``(idle, absolute)`` pair. Durations are seconds or timedeltas
+    below 2**53 s; ``max_sessions=0`` means no cap.
     """
 
     __slots__ = ("_handle", "_lock", "_store", "_finalizer", "__weakref__")
@@ -351,8 +346,9 @@ class Registry:
         grace: Duration | None = None,
         touch_interval: Duration | None = None,
         tombstone_ttl: Duration | None = None,
-        browser: Policy | tuple[Duration, Duration] | None = None,
-        remember_me: Policy | tuple[Duration, Duration] | None = None,
+        policy: Policy | None = None,
+        browser: tuple[Duration, Duration] | None = None,
+        remember_me: tuple[Duration, Duration] | None = None,
     ) -> None:
         self._handle: c_void_p | None = None
         self._lock = threading.Lock()
@@ -360,7 +356,12 @@ class Registry:
             raise TypeError(f"url must be a str, not {type(url).__name__}")
         self._store = _store_name(url)
         config = RegistryConfigStruct()
-        rc = _lib.sesame_registry_config_default(byref(config))
+        if policy is None:
+            rc = _lib.sesame_registry_config_default(byref(config))
+        elif isinstance(policy, Policy):
+            rc = _lib.sesame_registry_config_from_policy(policy._ref, byref(config))
+        else:
+            raise TypeError(f"policy must be a sesame.Policy, not {type(policy).__name__}")
         if rc:
             raise_for(rc)
         if max_sessions is not None:
@@ -443,15 +444,17 @@ class Registry:
         *,
         device: str | None = None,
         ip: str | None = None,
-        kind: Kind = "browser",
+        kind: Kind | None = None,
         now: Timestamp | None = None,
     ) -> int:
         """Records a login: ``session`` is ``Keyring.open(token)``. ``device``
         (e.g. the user agent) and ``ip`` are labels for a sessions list, cut
         to 128 and 45 bytes. Returns how many of the user's oldest sessions
         the cap ended (0 usually). Raises RegistryFull when a memory store
-        is full of live sessions."""
+        is full of live sessions. ``kind`` defaults to the session's own."""
         user, sid = _session(session)
+        if kind is None:
+            kind = session.kind  # type: ignore[assignment]
         code = _KIND_CODES.get(kind) if isinstance(kind, str) else None
         if code is None:
             raise ValueError(f"kind must be 'browser' or 'remember_me', not {kind!r}")

@@ -672,7 +672,8 @@ class SessionMiddleware:
     each request carrying other browsers' session cookies. ``clock``: unix
     seconds (tests).
 
-    ``registry``: a :class:`sesame.Registry` (None: stateless, as without
+    ``registry``: a :class:`sesame.Registry`, or a store URL (``"sqlite:///path"``,
+    ``"redis://host:port/db"``) opened with this policy's limits (None: stateless, as without
     it). Logins are registered (device: ``HTTP_USER_AGENT``, ip:
     ``REMOTE_ADDR``, kind from ``remember_me``), refreshes recorded,
     logouts final in the store, and ``environ["sesame.auth"]`` gains
@@ -715,7 +716,7 @@ class SessionMiddleware:
         login_lifetime: int | None = None,
         remember_me_lifetime: int | None = None,
         on_detection: OnDetection | None = None,
-        registry: Registry | None = None,
+        registry: Registry | str | None = None,
         registry_check: RegistryCheck = "on_refresh",
         registry_fail_open: bool = False,
         on_theft: OnTheft | None = None,
@@ -728,12 +729,13 @@ class SessionMiddleware:
         for name, value in (("login_lifetime", login_lifetime), ("remember_me_lifetime", remember_me_lifetime)):
             if value is not None and (type(value) is not int or not 0 <= value < _U64_MAX):
                 raise ValueError(f"{name} must be None or seconds in 0 .. 2**64-2, not {value!r}")
-        if registry is not None and not isinstance(registry, Registry):
-            raise TypeError(f"registry must be a sesame.Registry or None, not {type(registry).__name__}")
+        if registry is not None and not isinstance(registry, (Registry, str)):
+            raise TypeError(f"registry must be a sesame.Registry, a store URL or None, not {type(registry).__name__}")
         if registry_check not in ("on_refresh", "every_request"):
             raise ValueError(f"registry_check must be 'on_refresh' or 'every_request', not {registry_check!r}")
         self.app = app
-        self.registry = registry
+        # A URL opens the store with the limits of this middleware's policy.
+        self.registry: Registry | None = Registry(registry, policy=rules.policy) if isinstance(registry, str) else registry
         self.registry_check = registry_check
         self._every_request = registry_check == "every_request"
         self.registry_fail_open = registry_fail_open

@@ -40,6 +40,7 @@ module Sesame
 
     begin
       attach_function :sesame_registry_config_default, [:pointer], :sesame_result
+      attach_function :sesame_registry_config_from_policy, %i[pointer pointer], :sesame_result
       attach_function :sesame_registry_open, %i[pointer size_t pointer pointer], :sesame_result, blocking: true
       # Closing a connection may wait (SQLite checkpoint, socket shutdown).
       attach_function :sesame_registry_free, [:pointer], :void, blocking: true
@@ -219,20 +220,28 @@ module Sesame
     # defaults (Registry.defaults): browser sessions idle 24 h / at most 14
     # days, remember-me 30 / 30 days, 10 sessions per user (0: no cap), 30 s
     # grace, last-seen written at most every 60 s, ended sessions remembered
-    # 1 h. Durations are Integer seconds (or ActiveSupport::Duration). Keep
-    # each kind's limits equal to (or longer than) the Sesame::Policy its
-    # tokens are opened with.
+    # 1 h. Durations are Integer seconds (or ActiveSupport::Duration).
+    # +policy+, the Sesame::Policy the app opens tokens with, sets each
+    # kind's limits from it (an entry then lives as long as its token can);
+    # the browser_*/remember_me_* keywords override single limits.
     #
     # Raises Sesame::InvalidRegistryUrl for a URL not understood or a store
     # this libsesame was built without, Sesame::RegistryUnavailable when the
     # store cannot be reached.
-    def initialize(url = "memory://", max_sessions: nil, grace: nil, browser_idle: nil, browser_lifetime: nil,
-                   remember_me_idle: nil, remember_me_lifetime: nil, touch_interval: nil, tombstone_ttl: nil)
+    def initialize(url = "memory://", policy: nil, max_sessions: nil, grace: nil, browser_idle: nil,
+                   browser_lifetime: nil, remember_me_idle: nil, remember_me_lifetime: nil, touch_interval: nil,
+                   tombstone_ttl: nil)
       raise TypeError, "url must be a String, not #{url.class}" unless url.is_a?(String)
       raise NotImplementedError, "sesame: #{Native.library_path} has no session registry" unless self.class.supported?
 
       config = Native::RegistryConfig.new
-      Sesame.check!(Native.sesame_registry_config_default(config))
+      if policy.nil?
+        Sesame.check!(Native.sesame_registry_config_default(config))
+      else
+        raise TypeError, "policy must be a Sesame::Policy, not #{policy.class}" unless policy.is_a?(Policy)
+
+        Sesame.check!(Native.sesame_registry_config_from_policy(policy.to_native, config))
+      end
       config[:max_sessions] = Convert.u32(max_sessions, "max_sessions") unless max_sessions.nil?
       {
         grace: grace, touch_interval: touch_interval, tombstone_ttl: tombstone_ttl
@@ -260,12 +269,11 @@ module Sesame
     # Records a login of +session+ (a Sesame::Session from Keyring#open of
     # +token+) with labels for a sessions list: +device+ (e.g. the user agent;
     # cut to 128 bytes) and +ip+ (cut to 45). +kind+ is :browser or
-    # :remember_me; nil takes :remember_me for a session whose token has its
-    # own lifetime (Session#lifetime?), else :browser. Returns how many of the
+    # :remember_me; nil takes the session's own (Session#kind). Returns how many of the
     # user's oldest sessions the cap ended (evicted).
     def register(session, token, device: nil, ip: nil, kind: nil, now: nil)
       session_of(session)
-      kind = session.lifetime? ? :remember_me : :browser if kind.nil?
+      kind = session.kind if kind.nil?
       kind_code = KINDS.fetch(kind) { raise ArgumentError, "kind must be :browser or :remember_me, not #{kind.inspect}" }
       device = label(device, "device")
       ip = label(ip, "ip")

@@ -111,7 +111,8 @@ module Sesame
       #                         rejected cookies. Never a token. nil: warn and
       #                         error lines go to Kernel#warn.
       # clock::                 -> { Time or unix seconds }, for tests
-      # registry::              a Sesame::Registry (nil: stateless tokens, the callbacks above)
+      # registry::              a Sesame::Registry, or a store URL ("sqlite:///path", "redis://host:port/db",
+      #                         opened with this middleware's policy's limits); nil: stateless tokens
       # registry_check::        :on_refresh (default) or :every_request
       # registry_fail_open::    true: serve on the token alone while the store
       #                         cannot answer (default false: refuse, log at error)
@@ -132,7 +133,9 @@ module Sesame
         end
         raise TypeError, "keyring must be a Sesame::Keyring" unless keyring.is_a?(Sesame::Keyring)
 
-        raise TypeError, "registry must be a Sesame::Registry or nil" unless registry.nil? || registry.is_a?(Sesame::Registry)
+        unless registry.nil? || registry.is_a?(Sesame::Registry) || registry.is_a?(String)
+          raise TypeError, "registry must be a Sesame::Registry, a store URL or nil"
+        end
         unless REGISTRY_CHECKS.include?(registry_check)
           raise ArgumentError, "registry_check must be :on_refresh or :every_request, not #{registry_check.inspect}"
         end
@@ -155,7 +158,8 @@ module Sesame
         @remember_for = remember_for && Convert.seconds(remember_for, "remember_for")
         @logger = logger
         @clock = clock
-        @registry = registry
+        # A URL opens the store with the limits of this middleware's policy.
+        @registry = registry.is_a?(String) ? Sesame::Registry.new(registry, policy: rules.policy) : registry
         @registry_check = registry_check
         @registry_fail_open = registry_fail_open ? true : false
       end

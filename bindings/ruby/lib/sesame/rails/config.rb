@@ -71,20 +71,20 @@ module Sesame
                            remember_me_absolute_lifetime: l[:remember_for])
       end
 
-      def build_registry
+      # The store opened with the policy's limits (an entry lives as long as
+      # its token can).
+      def build_registry(policy = build_policy)
         return registry if registry.is_a?(Sesame::Registry)
         return nil if registry.to_s.empty?
 
-        l = limits
-        Sesame::Registry.new(registry.to_s, browser_idle: l[:idle_timeout], browser_lifetime: l[:absolute_lifetime],
-                                            remember_me_idle: l[:remember_me_idle_timeout] || l[:remember_for],
-                                            remember_me_lifetime: l[:remember_for],
-                                            touch_interval: [[60, l[:refresh_after].to_i].min, 1].max)
+        Sesame::Registry.new(registry.to_s, policy: policy,
+                                            touch_interval: [[60, limits[:refresh_after].to_i].min, 1].max)
       end
 
       # The keywords of Sesame::Rack::Session.
       def middleware_options(keyring = build_keyring)
-        { keyring: keyring, policy: build_policy, registry: build_registry, registry_check: registry_check,
+        policy = build_policy
+        { keyring: keyring, policy: policy, registry: build_registry(policy), registry_check: registry_check,
           remember_for: limits[:remember_for], logger: logger || Rails.logger }.merge(middleware || {})
       end
 

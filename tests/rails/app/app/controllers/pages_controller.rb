@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 class PagesController < ApplicationController
-  before_action :authenticate_user!, only: %i[secret form submit sessions revoke me]
+  before_action :authenticate_user!, only: %i[secret notes submit sessions revoke me]
 
   def home; end
 
@@ -9,15 +9,16 @@ class PagesController < ApplicationController
     render html: "secret of #{current_user.email}", layout: true
   end
 
-  def form; end
+  def notes; end
 
   def submit
     flash[:notice] = "saved #{params[:note]}"
-    redirect_to "/form"
+    redirect_to "/notes"
   end
 
   def me
-    render plain: "id=#{current_user.id} sign_in_count=#{current_user.sign_in_count}", cache_control: "no-store"
+    response.headers["Cache-Control"] = "no-store"
+    render plain: "id=#{current_user.id} sign_in_count=#{current_user.sign_in_count}"
   end
 
   def sessions
@@ -34,8 +35,11 @@ class PagesController < ApplicationController
   end
 
   # The CDN harness's protocol (tests/e2e/run.py): /page is cached by the
-  # harness's nginx whatever it says; /whoami, /csrf, /metrics and POSTs pass.
+  # harness's nginx whatever it says; /whoami, /form, /metrics and POSTs pass.
+  # The page asks for a CSRF token, as a page with a form does (on
+  # CookieStore that writes it into the session cookie a cache replays).
   def page
+    form_authenticity_token
     response.headers["Cache-Control"] = "public, max-age=60"
     render plain: whoami
   end
@@ -45,9 +49,19 @@ class PagesController < ApplicationController
     render plain: whoami
   end
 
-  def csrf
+  # "csrf FIELD TOKEN": what a form of this browser would carry, TOKEN
+  # form-encoded (none before a device: such a POST is judged by the
+  # Origin rule).
+  def csrf_form
     response.headers["Cache-Control"] = "no-store"
-    render plain: form_authenticity_token
+    device = !SESAME_MODE || Sesame::Rails.csrf_secret(request.env)
+    token = " #{ERB::Util.url_encode(form_authenticity_token)}" if device
+    render plain: "csrf #{request_forgery_protection_token}#{token}"
+  end
+
+  def note
+    response.headers["Cache-Control"] = "no-store"
+    render plain: "noted"
   end
 
   def metrics
