@@ -282,6 +282,28 @@ class RailsDeviseRememberMigrationTest < Minitest::Test
   end
 end
 
+class RailsStatelessTest < Minitest::Test
+  # Without a registry a password change still ends the other sessions:
+  # every token carries Devise's salt, which the change replaced.
+  def test_a_password_change_ends_other_sessions_without_a_registry
+    server = RailsApp.boot("stateless", "SESAME_REGISTRY" => "")
+    me = "stateless-#{Process.clock_gettime(Process::CLOCK_REALTIME, :nanosecond)}@example.test"
+    a = Browser.new(server.port, "a")
+    RailsApp.sign_up(a, me)
+    b = Browser.new(server.port, "b")
+    RailsApp.sign_in(b, me)
+    assert_includes b.get("/secret").body, "secret of #{me}"
+    edit = a.get("/users/edit")
+    a.post("/users", "_method" => "put", "authenticity_token" => Browser.token(edit.body), "user[email]" => me,
+                     "user[password]" => "another-password", "user[password_confirmation]" => "another-password",
+                     "user[current_password]" => RailsApp::PASSWORD)
+    assert_includes a.get("/secret").body, "secret of #{me}"
+    refute_includes b.get("/secret").body, "secret of", "a session from before the password change"
+  ensure
+    server&.stop
+  end
+end
+
 class RailsMigrationWindowTest < Minitest::Test
   def test_old_logins_are_ignored_after_the_window
     server = RailsApp.boot("window-closed", "SESAME_REGISTRY" => "sqlite://#{File.join(RailsApp::WORK, "sessions.db")}",
