@@ -329,8 +329,9 @@ class RailsGeneratorTest < Minitest::Test
       app = File.expand_path("app/app.rb", __dir__)
       script = <<~RUBY
         require #{app.inspect}
-        require "generators/sesame/install/install_generator"
-        Sesame::Generators::InstallGenerator.start([], destination_root: #{dir.inspect}, quiet: true)
+        require "rails/generators"
+        # found by name, as `rails generate sesame:install` finds it
+        Rails::Generators.invoke("sesame:install", ["--quiet"], destination_root: #{dir.inspect})
         load File.join(#{dir.inspect}, "config/initializers/sesame.rb")
         conf = Rails.application.config.sesame
         raise "keyset not set" unless conf.keyset == ENV["SESAME_KEYSET"]
