@@ -93,7 +93,32 @@ if ARGV.first == "--child"
   run.(200) # warm-up
   $stdout.sync = true
   puts "ready"
+  # The guard's share apart from Rails' own session load: the cookie and
+  # session layers with an app that only reads the session, with and
+  # without the guard in between (inside the sesame middleware both).
+  guard_apart = lambda do |n|
+    read = lambda do |e|
+      r = ActionDispatch::Request.new(e)
+      r.session["x"]
+      r.session_options[:skip] = true
+      [200, {}, []]
+    end
+    key = app.config.session_options[:key]
+    layers = { "session load alone" => read, "session load + SessionGuard" => Sesame::Rails::SessionGuard.new(read) }
+    layers.transform_values do |inner|
+      stack = Sesame::Rack::Session.new(ActionDispatch::Cookies.new(ActionDispatch::Session::CookieStore.new(inner, key: key)),
+                                        keyring: Sesame::Rails.middleware.keyring, policy: Sesame::Rails.middleware.policy)
+      envs = Array.new(n) { app.env_config.merge(env).merge("rack.input" => StringIO.new("")) }
+      t = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      envs.each { |e| stack.call(e) }
+      (Process.clock_gettime(Process::CLOCK_MONOTONIC) - t) / n
+    end
+  end
   while (line = $stdin.gets)
+    if line.start_with?("apart")
+      puts JSON.generate(guard_apart.(Integer(line.split.last, 10)))
+      next
+    end
     n = Integer(line, 10)
     own.clear
     per = run.(n)
@@ -137,6 +162,12 @@ begin
       own.each { |k, v| owns[[name, k]] << v }
     end
   end
+  apart_child = children["sesame + Devise, no registry"]
+  apart = Hash.new { |h, k| h[k] = [] }
+  ROUNDS.times do
+    apart_child.puts "apart #{REQUESTS}"
+    JSON.parse(apart_child.gets).each { |k, v| apart[k] << v }
+  end
 ensure
   children.each_value(&:close)
   FileUtils.rm_rf(work)
@@ -163,3 +194,9 @@ owns.each do |(name, layer), t|
   what = layer == "middleware" ? "Sesame::Rack::Session (begin, finish, registry)" : "SessionGuard (Rails' session)"
   puts format("| %s | %s | %.0f | %.0f |", name, what, t.min * 1e6, median.(t) * 1e6)
 end
+puts
+puts "Rails' session load alone and with the guard (sesame middleware around both, no app), µs/request:"
+puts
+puts "| layers | best | median |"
+puts "|---|---:|---:|"
+apart.each { |name, t| puts format("| %s | %.0f | %.0f |", name, t.min * 1e6, median.(t) * 1e6) }
