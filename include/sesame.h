@@ -142,6 +142,10 @@
 // Length of the CSRF secret `sesame_request_csrf_secret` writes.
 #define SESAME_CSRF_SECRET_BYTES 32
 
+// Length of a form token `sesame_request_csrf_token` writes (a NUL
+// follows it, so its buffer needs one byte more).
+#define SESAME_CSRF_TOKEN_LEN 86
+
 // Bytes of a device tag (`sesame_device_tag`).
 #define SESAME_DEVICE_TAG_BYTES 16
 
@@ -564,7 +568,9 @@ sesame_result sesame_cookie_rules_names(const struct sesame_cookie_rules *rules,
                                         const char **session_prefix_out,
                                         size_t *session_prefix_len_out);
 
-// Writes the CSRF secret of the device the request carried to `secret_out`
+// Writes the CSRF secret of the browser's device (the one the request
+// carried; after `sesame_request_finish`, the one the response leaves,
+// new at a login or logout) to `secret_out`
 // (capacity `secret_cap`, at least `SESAME_CSRF_SECRET_BYTES`) and 1 to
 // `*present_out`; or, when the request carried no valid device cookie,
 // writes 0 to `*present_out` and nothing to `secret_out`: judge such a
@@ -584,6 +590,49 @@ sesame_result sesame_request_csrf_secret(const struct sesame_request *request,
                                          uint8_t *secret_out,
                                          size_t secret_cap,
                                          int *present_out);
+
+// Writes a fresh CSRF form token for the browser's device (as for
+// `sesame_request_csrf_secret`: after a login's `finish`, the new one; its
+// secret under a random mask: `SESAME_CSRF_TOKEN_LEN` base64url characters
+// and a NUL) to `token_out` (capacity `token_cap`) and its length to
+// `*token_len_out`. A request without a device gets the empty token
+// (length 0): `sesame_request_csrf_check` judges such a request by its
+// origin. Put the token in every form (or a request header) that
+// `sesame_request_csrf_check` will see.
+//
+// # Safety
+// `ring` is NULL or a live ring; `request` is NULL or was filled by
+// `sesame_request_begin`; the outputs are NULL or valid for their sizes.
+sesame_result sesame_request_csrf_token(const struct sesame_keyring *ring,
+                                        const struct sesame_request *request,
+                                        char *token_out,
+                                        size_t token_cap,
+                                        size_t *token_len_out);
+
+// The whole CSRF rule for a request `sesame_request_begin` filled: writes
+// 1 to `*allowed_out` if it may proceed, else 0. GET and HEAD pass. A
+// request with a device must carry `token`, one of that device's
+// `sesame_request_csrf_token`s (from the form field or header the app
+// chose); a request without one (a first visit's login form) is judged
+// instead by its `Sec-Fetch-Site`, `Origin` and `Host` headers, as
+// `sesame_csrf_origin_allowed` judges them. Each of `token` and the
+// headers is NULL with length 0 when absent. Call it for every method the
+// app protects (OPTIONS included, if the app changes state on it).
+//
+// # Safety
+// `request` is NULL or was filled by `sesame_request_begin`; every pointer
+// is NULL (length 0) or valid for its length; `allowed_out` is NULL or
+// valid for a write.
+sesame_result sesame_request_csrf_check(const struct sesame_request *request,
+                                        const char *token,
+                                        size_t token_len,
+                                        const char *sec_fetch_site,
+                                        size_t sec_fetch_site_len,
+                                        const char *origin,
+                                        size_t origin_len,
+                                        const char *host,
+                                        size_t host_len,
+                                        int *allowed_out);
 
 // Writes 1 to `*allowed_out` if a request may change state judged by where
 // it came from, else 0 (Go's `net/http` CrossOriginProtection rule):

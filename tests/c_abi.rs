@@ -988,6 +988,75 @@ fn the_csrf_secret_comes_from_the_device_and_remember_me_cookies_last() {
             SESAME_NULL_ARGUMENT
         );
 
+        // Form tokens: fresh each time, each checks against its device only.
+        let token_of = |request: &sesame_request| {
+            let mut out = [0u8; SESAME_CSRF_TOKEN_LEN + 1];
+            let mut len = 0usize;
+            let rc = sesame_request_csrf_token(
+                ring,
+                request,
+                out.as_mut_ptr().cast(),
+                out.len(),
+                &mut len,
+            );
+            assert_eq!(rc, SESAME_OK);
+            out[..len].to_vec()
+        };
+        let check = |request: &sesame_request, token: &[u8], site: &str| {
+            let mut allowed = -1;
+            let rc = sesame_request_csrf_check(
+                request,
+                if token.is_empty() {
+                    ptr::null()
+                } else {
+                    token.as_ptr().cast()
+                },
+                token.len(),
+                if site.is_empty() {
+                    ptr::null()
+                } else {
+                    site.as_ptr().cast()
+                },
+                site.len(),
+                ptr::null(),
+                0,
+                ptr::null(),
+                0,
+                &mut allowed,
+            );
+            assert_eq!(rc, SESAME_OK);
+            allowed
+        };
+        let post = begin(ring, rules, "POST", &header, NOW);
+        let (t1, t2) = (token_of(&post), token_of(&post));
+        assert_eq!(t1.len(), SESAME_CSRF_TOKEN_LEN);
+        assert_ne!(t1, t2);
+        assert_eq!((check(&post, &t1, ""), check(&post, &t2, "")), (1, 1));
+        assert_eq!(
+            check(&post, b"", "same-origin"),
+            0,
+            "a device's POST needs its token"
+        );
+        assert_eq!(check(&other, &t1, ""), 0, "another device's token");
+        let mut short = [0u8; SESAME_CSRF_TOKEN_LEN];
+        let mut len = 0;
+        assert_eq!(
+            sesame_request_csrf_token(
+                ring,
+                &post,
+                short.as_mut_ptr().cast(),
+                short.len(),
+                &mut len
+            ),
+            SESAME_BUFFER_TOO_SMALL
+        );
+        let get = begin(ring, rules, "GET", &header, NOW);
+        assert_eq!(check(&get, b"", "cross-site"), 1, "GET passes");
+        let first_visit = begin(ring, rules, "POST", "", NOW);
+        assert!(token_of(&first_visit).is_empty());
+        assert_eq!(check(&first_visit, b"", "same-origin"), 1);
+        assert_eq!(check(&first_visit, &t1, "cross-site"), 0);
+
         // A remember-me login's cookie lasts the remember-me lifetime (30 d),
         // a browser login's the browser idle timeout (24 h).
         for (kind, max_age) in [
@@ -1015,6 +1084,11 @@ fn the_csrf_secret_comes_from_the_device_and_remember_me_cookies_last() {
             );
             assert_eq!(rc, SESAME_OK);
             assert_eq!(request.claims.kind, kind);
+            // After the login the secret is the new device's.
+            let mut after = [0u8; 32];
+            sesame_request_csrf_secret(&request, after.as_mut_ptr(), 32, &mut present);
+            assert_eq!(present, 1);
+            assert_ne!(after, secret);
             let lines = std::str::from_utf8(&out[..len]).unwrap();
             let session_line = lines
                 .lines()

@@ -92,7 +92,7 @@ mod device_tag;
 mod request;
 mod response;
 
-pub use csrf::{origin_allowed, CSRF_SECRET_BYTES};
+pub use csrf::{csrf_token_matches, origin_allowed, CsrfToken, CSRF_SECRET_BYTES, CSRF_TOKEN_LEN};
 pub use detect::{Detection, DetectionReporter};
 pub use device_tag::{device_tag, DEVICE_TAG_BYTES};
 pub use request::{cookie_pairs, CookiePairs, DeviceStatus, Method, RequestCookies};

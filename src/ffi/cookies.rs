@@ -12,8 +12,8 @@ use core::ptr;
 use super::keyring::ring_ref;
 use super::*;
 use crate::cookies::{
-    CookieRules, DetectionReporter, Issued, Method, Outcome, RequestCookies, ResponsePlan,
-    RuleError, SliceWriter,
+    CookieRules, DetectionReporter, DeviceId, Issued, Method, Outcome, RequestCookies,
+    ResponsePlan, RuleError, SliceWriter,
 };
 use crate::{NewSession, Policy};
 
@@ -139,6 +139,10 @@ pub(super) struct RequestState {
     pub(super) cookies: RequestCookies<'static>,
     refreshed: [u8; SESAME_TOKEN_MAX],
     refreshed_len: usize,
+    /// The browser's device: the request's until `finish`, then the one
+    /// the response leaves (new at a login or logout), so a page rendered
+    /// after a login gets the new device's CSRF token.
+    pub(super) device: Option<DeviceId>,
 }
 
 const _: () = {
@@ -325,6 +329,7 @@ pub unsafe extern "C" fn sesame_request_begin(
         let cookies = RequestCookies::parse(&rules.rules, Method::from_name(method), header);
         let mut state = RequestState {
             begun: BEGUN,
+            device: cookies.device().copied(),
             cookies,
             refreshed: [0; SESAME_TOKEN_MAX],
             refreshed_len: 0,
@@ -507,6 +512,7 @@ pub unsafe extern "C" fn sesame_request_finish(
         // SAFETY: `headers_out` is valid for `headers_cap` bytes (contract).
         let out = unsafe { core::slice::from_raw_parts_mut(headers_out.cast::<u8>(), headers_cap) };
         let len = plan.write_lines(out).map_err(rule_error)?;
+        let device_after = plan.device_after().copied();
         let mut flags = 0;
         if plan.warn_unprotected_get_login() {
             flags |= SESAME_FINISH_WARN_UNPROTECTED_GET_LOGIN;
@@ -524,6 +530,7 @@ pub unsafe extern "C" fn sesame_request_finish(
         } else if !issues_refresh {
             state.refreshed_len = 0;
         }
+        state.device = device_after;
         state.begun = FINISHED;
         // SAFETY: NULL-checked above and valid (contract).
         unsafe {

@@ -80,6 +80,8 @@ FUNCTIONS = [
     "sesame_request_csrf_secret",
     "sesame_csrf_origin_allowed",
     "sesame_registry_config_from_policy",
+    "sesame_request_csrf_token",
+    "sesame_request_csrf_check",
 ]
 
 

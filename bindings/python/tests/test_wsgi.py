@@ -317,6 +317,36 @@ def test_remember_me_outlives_the_browser_idle_timeout(ring: Keyring, clock: Clo
     assert len(secrets[-2] or b"") == 32 and secrets[-2] != secrets[-1]
 
 
+def test_csrf_tokens_come_from_the_device(ring: Keyring, clock: Clock) -> None:
+    def view(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        auth = environ["sesame.auth"]
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        path = environ["PATH_INFO"]
+        if path == "/form":
+            body = auth.csrf_token or ""
+        elif path == "/submit":
+            body = "accepted" if auth.csrf_allows(query.get("csrf", [None])[0]) else "refused"
+        else:  # /login_and_form: a page rendered in the login's own response
+            auth.login(3)
+            body = auth.csrf_token or ""
+        start_response("200 OK", [])
+        return [body.encode()]
+
+    app = SessionMiddleware(view, ring, clock=clock)
+    a, b = Browser(app), Browser(app)
+    assert a.get("/form").body == "", "no device yet: no token"
+    assert a.post("/submit").body == "accepted", "a first visit without browser headers passes the origin rule"
+    token = a.get("/form").body
+    assert len(token) == 86 and a.get("/form").body != token
+    assert a.post(f"/submit?csrf={token}").body == "accepted"
+    assert a.post("/submit").body == "refused", "a device's POST needs its token"
+    b.post("/submit")
+    assert b.post(f"/submit?csrf={token}").body == "refused", "another browser's token"
+    after_login = a.post("/login_and_form").body
+    assert a.post(f"/submit?csrf={after_login}").body == "accepted"
+    assert a.post(f"/submit?csrf={token}").body == "refused", "the old device's token"
+
+
 def test_csrf_origin_rule() -> None:
     assert sesame.csrf_origin_allowed("GET", "cross-site")
     assert sesame.csrf_origin_allowed("POST", "same-origin")

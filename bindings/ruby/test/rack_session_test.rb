@@ -140,6 +140,13 @@ class RackSessionTest < Minitest::Test
         "cutoff #{sesame.logout_everywhere.to_i}"
       when "/boom"
         raise "the app failed"
+      when "/form"
+        sesame.csrf_token.to_s
+      when "/submit"
+        sesame.csrf_allowed?(req.params["csrf"]) ? "accepted" : "refused"
+      when "/login_and_form"
+        sesame.login(Integer(req.params["user"]))
+        sesame.csrf_token.to_s
       else
         s = env["sesame.session"]
         s ? "user=#{s.user_id} data=#{s.data}" : "anonymous"
@@ -242,6 +249,24 @@ class RackSessionTest < Minitest::Test
     @clock.advance(3 * 86_400)
     plain.get("/me")
     assert_equal "anonymous", plain.body
+  end
+
+  def test_csrf_tokens_come_from_the_device
+    a = browser
+    b = browser
+    assert_equal "", a.get("/form").body, "no device yet: no token"
+    assert_equal "accepted", a.post("/submit").body, "a first visit without browser headers passes the origin rule"
+    token = a.get("/form").body
+    assert_equal 86, token.bytesize
+    assert_equal "accepted", a.post("/submit?csrf=#{token}").body
+    refute_equal token, a.get("/form").body, "a fresh mask every time"
+    assert_equal "refused", a.post("/submit").body, "a device's POST needs its token"
+    b.post("/submit")
+    assert_equal "refused", b.post("/submit?csrf=#{token}").body, "another browser's token"
+    # A form rendered in the login's own response carries the new device's token.
+    after_login = a.post("/login_and_form?user=3").body
+    assert_equal "accepted", a.post("/submit?csrf=#{after_login}").body
+    assert_equal "refused", a.post("/submit?csrf=#{token}").body, "the old device's token"
   end
 
   def test_get_refresh_sets_only_the_session_cookie

@@ -13,9 +13,6 @@ are the only places the integrations read those two answers.
 
 from __future__ import annotations
 
-import base64
-import hmac
-import os
 from typing import Any, Callable, Mapping
 
 from .csrf import csrf_origin_allowed
@@ -23,10 +20,9 @@ from .keyring import Keyring
 from .policy import Policy
 from .wsgi import SessionHandle, SessionMiddleware, WSGIApp
 
-__all__ = ["build_middleware", "device_csrf_secret", "origin_allowed", "mask_secret", "token_matches"]
+__all__ = ["build_middleware", "device_csrf_secret", "origin_allowed"]
 
 SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
-_SECRET_BYTES = 32
 _SECRET_KEY = "sesame.csrf_secret"
 
 
@@ -38,12 +34,12 @@ def _handle(environ: Mapping[str, Any]) -> SessionHandle:
 
 
 def device_csrf_secret(environ: dict[str, Any]) -> bytes | None:
-    """The request's 32-byte CSRF secret, derived by the core from the
-    browser's device ID (``SessionHandle.csrf_secret``), or None when the
-    request has no valid device cookie (then :func:`origin_allowed` judges
-    it). Kept in the environ at the first call: the core gives it only
-    until the response's cookies are decided (a login, say), and a page
-    rendered after that still needs it."""
+    """The 32-byte CSRF secret the core derives from the device the
+    request carried (``SessionHandle.csrf_secret``), or None without one
+    (then :func:`origin_allowed` judges the request). Read once, before
+    anything can log in, and kept in the environ: Django checks the posted
+    token against it after the middleware may have logged a migrating
+    user in (a new device), and asks again after ``start_response``."""
     try:
         return environ[_SECRET_KEY]  # type: ignore[no-any-return]
     except KeyError:
@@ -61,28 +57,6 @@ def origin_allowed(environ: Mapping[str, Any]) -> bool:
         environ.get("HTTP_ORIGIN"),
         environ.get("HTTP_HOST"),
     )
-
-
-def mask_secret(secret: bytes) -> str:
-    """A form token for ``secret``, different on every page (a fresh mask,
-    as Django and Rails do, so the token leaks nothing through compression)."""
-    mask = os.urandom(_SECRET_BYTES)
-    masked = bytes(a ^ b for a, b in zip(secret, mask))
-    return base64.urlsafe_b64encode(mask + masked).rstrip(b"=").decode("ascii")
-
-
-def token_matches(token: str | None, secret: bytes) -> bool:
-    """Whether a form token made by :func:`mask_secret` unmasks to ``secret``."""
-    if not token or len(token) > 128:
-        return False
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (ValueError, TypeError):
-        return False
-    if len(raw) != 2 * _SECRET_BYTES:
-        return False
-    unmasked = bytes(a ^ b for a, b in zip(raw[_SECRET_BYTES:], raw[:_SECRET_BYTES]))
-    return hmac.compare_digest(unmasked, secret)
 
 
 def _policy(value: Any) -> Policy | None:

@@ -358,6 +358,17 @@ _declare(
 # CSRF bound to the device (docs/COOKIES.md).
 _declare("sesame_request_csrf_secret", _R, [POINTER(RequestStruct), POINTER(c_char), c_size_t, POINTER(c_int)])
 _declare(
+    "sesame_request_csrf_token",
+    _R,
+    [c_void_p, POINTER(RequestStruct), POINTER(c_char), c_size_t, POINTER(c_size_t)],
+)
+_declare(
+    "sesame_request_csrf_check",
+    _R,
+    [POINTER(RequestStruct), c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t,
+     POINTER(c_int)],
+)
+_declare(
     "sesame_csrf_origin_allowed",
     _R,
     [c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_int)],

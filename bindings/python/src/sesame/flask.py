@@ -111,11 +111,11 @@ def revoke(session_id: str) -> bool:
 
 
 def csrf_token() -> str:
-    """A form token for this browser (a fresh mask on each call). Empty
-    before the browser has a device cookie: its first POST is judged by the
+    """A form token for this browser (the core's: the device secret under
+    a fresh mask; after a login or logout, the new device's). Empty before
+    the browser has a device cookie: its first POST is judged by the
     Fetch-Metadata/Origin rule instead, and gets the device."""
-    secret = _frameworks.device_csrf_secret(request.environ)
-    return "" if secret is None else _frameworks.mask_secret(secret)
+    return _auth().csrf_token or ""
 
 
 def csrf_exempt(view: F) -> F:
@@ -149,10 +149,6 @@ class Sesame:
         # Flask's own wsgi_app, not the app: the Flask object stays the app.
         setattr(app, "wsgi_app", self.middleware)
         app.extensions["sesame"] = self
-        # First of the app's before_request functions, so the device secret
-        # is read before anything can log in (the core gives it only until
-        # the response's cookies are decided).
-        app.before_request_funcs.setdefault(None, []).insert(0, _read_csrf_secret)
         if config.get("SESAME_CSRF", True):
             app.before_request(_check_csrf)
             app.jinja_env.globals["csrf_token"] = csrf_token
@@ -245,24 +241,15 @@ def _on_logout(sender: Any, user: Any = None, **_: Any) -> None:
     _auth().logout()
 
 
-def _read_csrf_secret() -> None:
-    _frameworks.device_csrf_secret(request.environ)
-
-
 def _check_csrf() -> None:
     if request.method in _frameworks.SAFE_METHODS:
         return
     view = current_app.view_functions.get(request.endpoint or "")
     if view is not None and getattr(view, _EXEMPT_ATTR, False):
         return
-    secret = _frameworks.device_csrf_secret(request.environ)
-    if secret is None:
-        if not _frameworks.origin_allowed(request.environ):
-            abort(403, description="CSRF: cross-origin request refused")
-        return
     token = request.headers.get("X-CSRFToken") or request.form.get("csrf_token")
-    if not _frameworks.token_matches(token, secret):
-        abort(403, description="CSRF token missing or incorrect")
+    if not _auth().csrf_allows(token):
+        abort(403, description="CSRF token missing or incorrect, or a cross-origin request")
 
 
 try:
@@ -283,13 +270,9 @@ else:
             return csrf_token()
 
         def validate_csrf_token(self, form: Any, field: Any) -> None:
-            environ = request.environ
-            secret = _frameworks.device_csrf_secret(environ)
-            if secret is None:
-                if not _frameworks.origin_allowed(environ):
-                    raise ValidationError("CSRF: cross-origin request refused")
+            if request.method in _frameworks.SAFE_METHODS:
                 return
-            if not _frameworks.token_matches(field.data, secret):
-                raise ValidationError("CSRF token missing or incorrect")
+            if not _auth().csrf_allows(field.data):
+                raise ValidationError("CSRF token missing or incorrect, or a cross-origin request")
 
     __all__.append("SesameFormCSRF")

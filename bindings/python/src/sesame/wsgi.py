@@ -90,6 +90,8 @@ _begin = _native.fast_request_begin
 _finish = _native.fast_request_finish
 _KINDS = _native.KINDS
 _csrf_secret = _native.lib.sesame_request_csrf_secret
+_csrf_token = _native.lib.sesame_request_csrf_token
+_csrf_check = _native.lib.sesame_request_csrf_check
 _BROWSER = _KINDS["browser"]
 _head = _native.REQUEST_HEAD.unpack_from
 _CLAIMS = _native.REQUEST_CLAIMS_OFFSET
@@ -244,6 +246,26 @@ def _request_token(request: Arg, which: int) -> str | None:
     return ctypes.string_at(buffers.token, buffers.token_len.value).decode("ascii")
 
 
+def _latin1(value: str | None) -> bytes | None:
+    return None if value is None else value.encode("latin-1", "replace")
+
+
+def _csrf_of(mw: SessionMiddleware, request: Arg) -> tuple[bytes | None, str | None]:
+    """The CSRF secret and a fresh token of a native request's device."""
+    secret = ctypes.create_string_buffer(_native.CSRF_SECRET_BYTES)
+    present = ctypes.c_int()
+    rc = _csrf_secret(request, secret, _native.CSRF_SECRET_BYTES, ctypes.byref(present))
+    if rc:
+        raise_for(rc)
+    if not present.value:
+        return None, None
+    buffers = _native.buffers()
+    rc = _csrf_token(mw.keyring._ring, request, buffers.token, _native.TOKEN_CAP, buffers.token_len_ref)
+    if rc:
+        raise_for(rc)
+    return secret.raw, ctypes.string_at(buffers.token, buffers.token_len.value).decode("ascii")
+
+
 class SessionHandle:
     """``environ["sesame.auth"]``: this request's session and what the app
     can do with it, before the response headers go out: at most one
@@ -255,6 +277,7 @@ class SessionHandle:
     _lines: Headers | None = None  # finish's header lines, once it ran
     _started = False  # the app called start_response
     _action: Arg = _KEEP  # what finish does unless the app logs in
+    _csrf_after: tuple[bytes | None, str | None] | None = None  # see _csrf
     #: Session cookies of other browsers this request carried (a detection).
     foreign_sessions = 0
     #: Whether the session cookie is re-issued on this response.
@@ -432,20 +455,50 @@ class SessionHandle:
 
     @property
     def csrf_secret(self) -> bytes | None:
-        """The CSRF secret (32 bytes) of the device this request carried,
-        or None without one (judge such a request with
-        :func:`sesame.csrf_origin_allowed`). Use it as the framework's CSRF
-        secret instead of one kept in a cookie set on GET responses, which
-        a shared cache replays to other browsers. Read it before the
-        response's cookies are decided (login, logout, start_response)."""
+        """The CSRF secret (32 bytes) of the browser's device, or None
+        without one (judge such a request with :func:`csrf_allows`). For
+        frameworks with their own token format (Django); others use
+        :attr:`csrf_token`. After a login or logout, the new device's."""
+        return self._csrf()[0]
+
+    @property
+    def csrf_token(self) -> str | None:
+        """A CSRF token for this browser's forms or an ``X-CSRFToken``
+        header (the core's: the device secret under a fresh mask), or None
+        before the browser has a device (its first POST is judged by its
+        origin). After a login or logout, the new device's. Read it before
+        ``start_response``, as a framework renders its page."""
+        return self._csrf()[1]
+
+    def csrf_allows(self, token: str | None) -> bool:
+        """The core's CSRF rule for this request, given the token its form
+        or header carried: GET and HEAD pass; with a device the token must
+        be one of its :attr:`csrf_token` values; without one, the request's
+        ``Sec-Fetch-Site``, ``Origin`` and ``Host`` headers are judged."""
         if self._lines is not None:
-            raise RuntimeError("sesame: csrf_secret after this request's cookies were decided")
-        out = ctypes.create_string_buffer(_native.CSRF_SECRET_BYTES)
-        present = ctypes.c_int()
-        rc = _csrf_secret(self._slot[4], out, _native.CSRF_SECRET_BYTES, ctypes.byref(present))
+            raise RuntimeError("sesame: csrf_allows() after this request's cookies were decided")
+        environ = self._environ
+        allowed = ctypes.c_int()
+        raw = token.encode("ascii", "replace") if token else None
+        site, origin, host = (
+            _latin1(environ.get(name)) for name in ("HTTP_SEC_FETCH_SITE", "HTTP_ORIGIN", "HTTP_HOST")
+        )
+        rc = _csrf_check(
+            self._slot[4], raw, len(raw) if raw else 0, site, len(site or b""), origin, len(origin or b""),
+            host, len(host or b""), ctypes.byref(allowed),
+        )  # fmt: skip
         if rc:
             raise_for(rc)
-        return out.raw if present.value else None
+        return allowed.value == 1
+
+    def _csrf(self) -> tuple[bytes | None, str | None]:
+        """The device's CSRF secret and a token: from the native request,
+        or, once its cookies are decided, what finish kept of them."""
+        if self._lines is not None:
+            if self._csrf_after is None:
+                raise RuntimeError("sesame: CSRF secret or token after start_response()")
+            return self._csrf_after
+        return _csrf_of(self._mw, self._slot[4])
 
     @property
     def user_id(self) -> int | None:
@@ -632,6 +685,9 @@ class SessionHandle:
         lines = self._lines = _parse_lines(ctypes.string_at(headers, size)) if size else []
         if flags.value:
             _warn_once(flags.value)
+        if action is _LOGIN or action is _LOGOUT:
+            # A page rendered after a login or logout needs the new device's.
+            self._csrf_after = _csrf_of(mw, ref)
         if action is not _LOGIN:  # (login reads the new claims from it first)
             self._free.append(slot)
         return lines

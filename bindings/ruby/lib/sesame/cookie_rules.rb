@@ -179,6 +179,31 @@ module Sesame
         present.read_int == 1 ? out.get_bytes(0, Native::CSRF_SECRET_BYTES) : nil
       end
 
+      # A fresh CSRF form token (86 characters) for the browser's device,
+      # or nil without a device (#csrf_allowed? then judges the origin).
+      # After a :login or :logout #finish, the new device's.
+      def csrf_token
+        b = @b or raise UsageError, "sesame: this request was released"
+        Sesame.check!(Native.sesame_request_csrf_token(@ring, b.request, b.token, Native::TOKEN_MAX + 1, b.length))
+        length = b.length.get(:size_t, 0)
+        length.zero? ? nil : b.token.get_bytes(0, length).force_encoding(Encoding::US_ASCII)
+      end
+
+      # The core's whole CSRF rule for this request: GET and HEAD pass; with
+      # a device, +token+ (from the form or a header) must be one of its
+      # #csrf_token values; without one, the request's Sec-Fetch-Site,
+      # Origin and Host headers are judged (Sesame.csrf_origin_allowed?).
+      def csrf_allowed?(token:, sec_fetch_site: nil, origin: nil, host: nil)
+        b = @b or raise UsageError, "sesame: this request was released"
+        token = token.to_s
+        allowed = ::FFI::MemoryPointer.new(:int)
+        Sesame.check!(Native.sesame_request_csrf_check(b.request, token.empty? ? nil : token, token.bytesize,
+                                                       sec_fetch_site, sec_fetch_site&.bytesize || 0,
+                                                       origin, origin&.bytesize || 0, host, host&.bytesize || 0,
+                                                       allowed))
+        allowed.read_int == 1
+      end
+
       # The token of the session cookie this request carried (the one begin
       # opened, refreshed or rejected), or nil: none, or after #finish. For
       # the session registry, which fingerprints tokens; the core alone

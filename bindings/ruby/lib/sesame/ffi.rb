@@ -134,6 +134,9 @@ module Sesame
     # CSRF bound to the device (docs/COOKIES.md): the device's secret, and
     # the origin rule for requests without a device.
     attach_function :sesame_request_csrf_secret, %i[pointer pointer size_t pointer], :sesame_result
+    attach_function :sesame_request_csrf_token, %i[pointer pointer pointer size_t pointer], :sesame_result
+    attach_function :sesame_request_csrf_check,
+                    %i[pointer pointer size_t pointer size_t pointer size_t pointer size_t pointer], :sesame_result
     attach_function :sesame_csrf_origin_allowed,
                     %i[pointer size_t pointer size_t pointer size_t pointer size_t pointer], :sesame_result
 
@@ -149,6 +152,7 @@ module Sesame
     # SESAME_SESSION_KIND_*
     KINDS = { browser: 0, remember_me: 1 }.freeze
     CSRF_SECRET_BYTES = 32 # SESAME_CSRF_SECRET_BYTES
+    CSRF_TOKEN_LEN = 86 # SESAME_CSRF_TOKEN_LEN
 
     # struct sesame_policy
     class Policy < ::FFI::Struct

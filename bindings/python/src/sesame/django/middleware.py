@@ -93,8 +93,7 @@ class SesameMiddleware(AuthenticationMiddleware):
         handle = sesame_settings.handle(request)
         request.sesame = handle
         request.sesame_middleware = self.wsgi  # its detections counter, for metrics
-        # Before anything can log in: the core gives the device's CSRF
-        # secret only until the response's cookies are decided.
+        # The request's own device secret, before a migration can log in.
         _frameworks.device_csrf_secret(environ)
         if handle.user_id is None and self._migrating() and request.method not in _frameworks.SAFE_METHODS:
             self._migrate(request)

@@ -283,6 +283,19 @@ module Sesame
           @request.csrf_secret
         end
 
+        # A fresh CSRF token for this browser's forms (or an X-CSRF-Token
+        # header), nil without a device: Sesame::CookieRules::Request#csrf_token.
+        def csrf_token
+          @request.csrf_token
+        end
+
+        # The core's CSRF rule for this request with the +token+ its form or
+        # header carried; the origin headers come from the Rack env.
+        def csrf_allowed?(token)
+          @request.csrf_allowed?(token: token, sec_fetch_site: @env["HTTP_SEC_FETCH_SITE"],
+                                 origin: @env["HTTP_ORIGIN"], host: @env["HTTP_HOST"])
+        end
+
         # Starts a new session for +user_id+ (new token and session ID: no
         # fixation), sealed for this browser's device, rotated on a non-GET
         # request. +data+: up to Sesame::DATA_MAX bytes for the app.
