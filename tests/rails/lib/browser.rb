@@ -80,9 +80,10 @@ class Browser
     follow && %w[301 302 303].include?(res.code) ? get(URI(res["location"]).request_uri) : res
   end
 
-  # The authenticity token of the page's form (or its csrf meta tag).
+  # The authenticity token of the page's form (or its csrf meta tag); empty
+  # on a page rendered for a browser without a device yet.
   def self.token(body)
-    body[/name="authenticity_token" value="([^"]+)"/, 1] || body[/<meta name="csrf-token" content="([^"]+)"/, 1] or
+    body[/name="authenticity_token" value="([^"]*)"/, 1] || body[/<meta name="csrf-token" content="([^"]*)"/, 1] or
       raise "no authenticity token in #{body[0, 300]}"
   end
 
