@@ -10,11 +10,12 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages: a C toolchain, valgrind, Ruby 3 with the ffi, rack and
-# minitest gems (the Ruby binding's only dependencies), SQLite headers and
-# redis-server for the session registry's stores, and Rails, Devise and Puma
-# for the Rails + Devise tests.
-packages=(gcc make pkg-config valgrind ruby ruby-ffi ruby-rack ruby-minitest ruby-rack-test libsqlite3-dev redis-server
-          ruby-rails ruby-devise ruby-sqlite3 puma)
+# minitest gems (the Ruby binding's only dependencies), and SQLite headers,
+# the sqlite3 shell, redis-server and puma for the session registry's stores
+# and their fault and cluster tests, and Rails and Devise for the Rails +
+# Devise tests.
+packages=(gcc make pkg-config valgrind ruby ruby-ffi ruby-rack ruby-minitest ruby-rack-test libsqlite3-dev sqlite3 redis-server puma
+          ruby-rails ruby-devise ruby-sqlite3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -29,6 +30,8 @@ echo "== Rust: unit, integration, property, fork, thread, allocation and doc tes
 cargo test --features capi
 echo "== Rust: the session registry on memory, a real SQLite file and a redis-server the tests start"
 cargo test --features capi,registry-sqlite,registry-redis --test registry --test registry_processes --test c_abi
+echo "== Rust: the registry under faults: redis-server killed and stopped under load, SQLite locked and on a full disk"
+cargo test --features capi,registry-sqlite,registry-redis --test registry_faults
 echo "== Rust: C2SP XAES-256-GCM accumulated 1,000,000-iteration vector (release)"
 cargo test --release --test spec_vectors -- --ignored
 
@@ -46,6 +49,8 @@ bash scripts/quickstarts.sh
 
 echo "== Ruby"
 bash bindings/ruby/run-tests.sh
+echo "== Ruby: Sesame::Rack::Session with a registry in a Puma cluster (2 workers), SQLite and Redis"
+bash scripts/puma-cluster.sh
 echo "== Ruby: the gem built, installed into a fresh GEM_HOME, its quick start run"
 bash bindings/ruby/package-smoke.sh
 

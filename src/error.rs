@@ -55,7 +55,8 @@ pub enum Error {
     InvalidCookieName = 19,
     /// The session registry's store cannot answer (down, locked, unreadable).
     RegistryUnavailable = 20,
-    /// The registry's memory store is full of live sessions.
+    /// The registry cannot take a write: its memory store is full of live
+    /// sessions, or its SQLite file's disk is full.
     RegistryFull = 21,
     /// A registry URL is not understood or names a store this build lacks.
     InvalidRegistryUrl = 22,

@@ -3,8 +3,8 @@
 # repository: a fresh temporary venv, `pip install <repo>/bindings/python`
 # (not editable: setup.py builds libsesame with cargo and bundles it), then,
 # from a temporary directory and with SESAME_LIB unset, checks that the
-# installed package carries its own library and the wheel is
-# platform-specific, runs a seal/open and a keyset load, and runs the
+# installed package carries its own library and its compiled cffi module
+# and the wheel is platform-specific, runs a seal/open and a keyset load, and runs the
 # README's quick start (the ```python quickstart block). Exits non-zero,
 # loudly, on any failure.
 #
@@ -59,6 +59,10 @@ assert "SESAME_LIB" not in os.environ
 assert "site-packages" in package.parts, f"not the installed package: {package}"
 assert repo not in package.parents, f"imported from the repository: {package}"
 assert library.parent == package, f"not the bundled library: {library}"
+from sesame import _native
+
+print("   cffi mode", _native.MODE)
+assert _native.MODE == "api", "the compiled cffi module was not built or does not load"
 
 from importlib import metadata
 

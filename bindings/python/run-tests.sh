@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Python binding's tests, from a fresh checkout: makes a venv
-# (bindings/python/.venv), installs pytest and mypy into it and the package
-# in editable mode, builds libsesame and the Rust interop tool (and the C
+# (bindings/python/.venv), installs pytest, mypy, starlette, httpx and
+# uvicorn (the ASGI tests) into it and the package in editable mode (which
+# compiles the cffi module), builds libsesame and the Rust interop tool (and the C
 # example, if a C compiler is there), type-checks the package with
 # mypy --strict, and runs pytest. Exits non-zero on any failure.
 #
@@ -31,7 +32,17 @@ if [ ! -x "$venv/bin/python" ]; then
   fi
 fi
 py="$venv/bin/python"
-"$py" -m pip install -q --disable-pip-version-check "pytest>=8,<10" "mypy==2.4.1"
+# The cffi module is compiled against the Python headers (Debian: python3-dev).
+if ! "$py" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dev >/dev/null
+  else
+    echo "no Python.h for $("$py" --version): install the Python headers (python3-dev)" >&2
+    exit 1
+  fi
+fi
+"$py" -m pip install -q --disable-pip-version-check "pytest>=8,<10" "mypy==2.4.1" \
+  "starlette>=0.37,<2" "httpx>=0.27" "uvicorn>=0.30"
 "$py" -m pip install -q --disable-pip-version-check -e "$here"
 
 echo "== python: building libsesame and the interop tool"

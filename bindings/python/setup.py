@@ -10,9 +10,9 @@ below, which, from the repository root two levels up, runs
 (the same command as ``make -C bindings/c lib``, so either reuses the other's
 build) and copies ``target/release/libsesame.so`` (``.dylib``, ``.dll``)
 into the built package, next to ``_native.py``, which loads it from there.
-The wheel is tagged for this platform (``py3-none-<platform>``): it carries
-a native library but no extension module, so any Python 3 on that platform
-can use it.
+It also compiles ``sesame._sesame_cffi``, the cffi API-mode module
+(``build_cffi.py``; needs a C compiler and the Python headers), so the wheel
+is tagged for this Python and platform.
 
 Environment:
 
@@ -21,8 +21,9 @@ Environment:
 - ``CARGO``: the cargo to run (default ``cargo``); ``CARGO_TARGET_DIR`` is
   honoured as cargo honours it.
 
-Editable installs (``pip install -e``) build nothing: they are for working
-on the binding, with ``SESAME_LIB`` pointing at a build (run-tests.sh does).
+Editable installs (``pip install -e``) compile the cffi module but bundle
+no library: they are for working on the binding, with ``SESAME_LIB``
+pointing at a build (run-tests.sh does).
 """
 
 from __future__ import annotations
@@ -35,11 +36,6 @@ from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
-
-try:
-    from setuptools.command.bdist_wheel import bdist_wheel
-except ImportError:  # setuptools < 70.1
-    from wheel.bdist_wheel import bdist_wheel  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -108,16 +104,7 @@ class BuildPyWithLibrary(build_py):
         print(f"sesame-session: bundled {library} as {destination}", flush=True)
 
 
-class PlatformWheel(bdist_wheel):
-    """A wheel for this platform (it holds a native library), for any Python 3."""
-
-    def finalize_options(self) -> None:
-        super().finalize_options()
-        self.root_is_pure = False
-
-    def get_tag(self) -> tuple[str, str, str]:
-        _, _, platform = super().get_tag()
-        return "py3", "none", platform
-
-
-setup(cmdclass={"build_py": BuildPyWithLibrary, "bdist_wheel": PlatformWheel})
+setup(
+    cmdclass={"build_py": BuildPyWithLibrary},
+    cffi_modules=["build_cffi.py:ffibuilder"],
+)

@@ -108,7 +108,8 @@ pub enum sesame_result {
     /// timeout, or holding unreadable data); see `docs/REGISTRY.md` for
     /// failing closed or open.
     SESAME_REGISTRY_UNAVAILABLE = 20,
-    /// The registry's memory store is full of live sessions.
+    /// The registry cannot take a write: its memory store is full of live
+    /// sessions, or its SQLite file's disk is full.
     SESAME_REGISTRY_FULL = 21,
     /// A registry URL is not understood, or names a store this build lacks.
     SESAME_INVALID_REGISTRY_URL = 22,

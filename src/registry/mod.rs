@@ -414,7 +414,8 @@ pub struct Outcome {
 pub enum RegistryError {
     /// The store cannot be reached or failed (connection, I/O).
     Unavailable = 1,
-    /// The memory store is full of live sessions.
+    /// The store cannot take a write: the memory store is full of live
+    /// sessions, or the SQLite file's disk is full.
     Full = 2,
     /// The store holds data this version cannot read.
     Corrupt = 3,

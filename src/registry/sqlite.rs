@@ -84,6 +84,9 @@ impl Drop for SqliteStore {
 fn fail(e: rusqlite::Error) -> RegistryError {
     match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => RegistryError::Busy,
+        // The file system is full: the store cannot take the write, as a
+        // full memory store cannot; reads still answer.
+        Some(ErrorCode::DiskFull) => RegistryError::Full,
         Some(_) => RegistryError::Unavailable,
         None => match e {
             rusqlite::Error::FromSqlConversionFailure(..)

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # The e2e run, CI-sized (about 1.5 minutes once built): installs what it needs
 # (Debian: nginx, puma, ruby-rack, ruby-ffi, libmicrohttpd-dev, python3-venv;
-# PyPI: gunicorn into tests/e2e/.venv), builds libsesame, the `sesame` CLI
+# PyPI: gunicorn, uvicorn, starlette and cffi into tests/e2e/.venv), builds
+# libsesame, the `sesame` CLI
 # (for a keyset) and the C session server, then runs tests/e2e/run.py:
-# each origin with 2 browsers for 20 s, plus the C server with 20 browsers
+# each origin with 2 browsers for 20 s, plus the sesame origins but asgi with 20 browsers
 # (Cookie header size, no 4xx/5xx). Prints one table; exits non-zero on a
 # failed verdict. From a clean clone:
 #
 #   tests/e2e/run.sh
 #
 # Environment:
-#   E2E_ORIGINS=c,baseline,rack,wsgi   (the default; any subset, or "all")
+#   E2E_ORIGINS=c,baseline,rack,wsgi,asgi   (the default; any subset, or "all")
 #   E2E_USERS=2 E2E_DURATION=20 E2E_CROWD=20 E2E_CROWD_DURATION=15
 #   E2E_VALGRIND=1           run the C server under valgrind memcheck (leaks fail the run)
 #   E2E_NO_INSTALL=1         skip apt-get/pip (everything already there)
@@ -24,7 +25,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-ORIGINS="${E2E_ORIGINS:-c,baseline,rack,wsgi}"
+ORIGINS="${E2E_ORIGINS:-c,baseline,rack,wsgi,asgi}"
 
 need_apt=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
@@ -32,7 +33,7 @@ command -v puma >/dev/null 2>&1 || need_apt+=(puma)
 dpkg -s ruby-rack >/dev/null 2>&1 || need_apt+=(ruby-rack)
 dpkg -s libmicrohttpd-dev >/dev/null 2>&1 || need_apt+=(libmicrohttpd-dev)
 case ",$ORIGINS," in *,rack,*|*,all,*) dpkg -s ruby-ffi >/dev/null 2>&1 || need_apt+=(ruby-ffi) ;; esac
-case ",$ORIGINS," in *,wsgi,*|*,all,*) python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv) ;; esac
+case ",$ORIGINS," in *,wsgi,*|*,asgi,*|*,all,*) python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv) ;; esac
 FRAMEWORKS="${E2E_FRAMEWORKS-flask,django,django-stock,rails,rails_cookie}"
 case ",$FRAMEWORKS,$ORIGINS," in *,rails,*|*,rails_cookie,*|*,all,*)
   for p in ruby-ffi ruby-rails ruby-devise ruby-sqlite3; do dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p"); done ;;
@@ -58,21 +59,25 @@ fi
 
 case ",$FRAMEWORKS," in *,flask,*|*,django,*|*,django-stock,*) python_frameworks=1 ;; *) python_frameworks="" ;; esac
 if [ -n "$python_frameworks" ] && [ -z "${E2E_NO_INSTALL:-}" ] \
-    && ! "$HERE/.venv/bin/python" -c 'import flask, flask_login, django, gunicorn' 2>/dev/null; then
-  echo "== pip install Flask, Flask-Login, Django and gunicorn into tests/e2e/.venv"
+    && ! "$HERE/.venv/bin/python" -c 'import flask, flask_login, django, gunicorn, cffi' 2>/dev/null; then
+  echo "== pip install Flask, Flask-Login, Django, gunicorn and cffi into tests/e2e/.venv"
   [ -x "$HERE/.venv/bin/python" ] || python3 -m venv "$HERE/.venv"
-  "$HERE/.venv/bin/pip" install -q -r "$ROOT/bindings/python/requirements-frameworks.txt"
+  # cffi: the origins import the binding from bindings/python/src.
+  "$HERE/.venv/bin/pip" install -q -r "$ROOT/bindings/python/requirements-frameworks.txt" cffi
 fi
 
-GUNICORN_ARGS=()
+PY_ARGS=()
 case ",$ORIGINS," in
-  *,wsgi,*|*,all,*)
-    if [ ! -x "$HERE/.venv/bin/gunicorn" ] && [ -z "${E2E_NO_INSTALL:-}" ]; then
-      echo "== pip install gunicorn into tests/e2e/.venv"
-      python3 -m venv "$HERE/.venv"
-      "$HERE/.venv/bin/pip" install -q gunicorn
+  *,wsgi,*|*,asgi,*|*,all,*)
+    # The Python origins import the binding from bindings/python/src (cffi:
+    # its compiled module if run-tests.sh built one there, else ABI mode).
+    if ! "$HERE/.venv/bin/python" -c 'import gunicorn, uvicorn, starlette, cffi' 2>/dev/null \
+        && [ -z "${E2E_NO_INSTALL:-}" ]; then
+      echo "== pip install gunicorn, uvicorn, starlette and cffi into tests/e2e/.venv"
+      [ -x "$HERE/.venv/bin/python" ] || python3 -m venv "$HERE/.venv"
+      "$HERE/.venv/bin/pip" install -q gunicorn uvicorn starlette cffi
     fi
-    GUNICORN_ARGS=(--gunicorn "$HERE/.venv/bin/gunicorn") ;;
+    PY_ARGS=(--gunicorn "$HERE/.venv/bin/gunicorn" --uvicorn "$HERE/.venv/bin/uvicorn") ;;
 esac
 
 echo "== build libsesame, the sesame CLI and the C session server"
@@ -97,5 +102,5 @@ fi
 python3 "$HERE/run.py" --origins "$ORIGINS" \
   --users "${E2E_USERS:-2}" --duration "${E2E_DURATION:-20}" \
   --crowd "${E2E_CROWD:-20}" --crowd-duration "${E2E_CROWD_DURATION:-15}" \
-  "${GUNICORN_ARGS[@]}" "${WRAP[@]}" "$@" || status=1
+  "${PY_ARGS[@]}" "${WRAP[@]}" "$@" || status=1
 exit "$status"

@@ -22,6 +22,12 @@ seal. Timing: ``timeit``, auto-ranged loop counts, ``--repeat`` rounds that
 interleave every operation (so a change of load hits all alike), the minimum
 per operation (median in brackets).
 
+A third table gives the floor under sesame's row, measured in the same
+rounds: the bare ``sesame_seal`` / ``sesame_open`` and a no-op C function
+called with prepared arguments through cffi's API mode (what the binding
+uses), cffi's ABI mode and ctypes (``ffi_modes.py``), and the same two calls
+in a C loop (``c_loop.c``, run three times, the best taken).
+
     python bench/bench.py [--repeat 7] [--json out.json] [--check]
 """
 
@@ -40,11 +46,13 @@ from typing import Any, Callable
 
 import sesame
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
 USER_ID = 123456
 IDLE = 24 * 3600
 ABSOLUTE = 14 * 24 * 3600
 LEEWAY = 60
-GOALS = {"Fernet": 3.5, "itsdangerous": 7.0, "pyseto v4.local": 10.0}
+GOALS = {"Fernet": 6.0, "itsdangerous": 10.0, "pyseto v4.local": 15.0}
 
 
 class SessionTooOld(Exception):
@@ -183,19 +191,33 @@ def make_pyseto(now: int, sid: bytes, packed: bool) -> tuple[Callable[[], Any], 
     return seal, open_, token
 
 
-def measure_all(contenders: dict[str, tuple[Callable[[], Any], Callable[[], Any], str]], repeat: int) -> dict[str, dict[str, Any]]:
+def measure_all(
+    contenders: dict[str, tuple[Callable[[], Any], Callable[[], Any], str]],
+    extra: dict[str, dict[str, Callable[[], Any]]],
+    repeat: int,
+    between: Callable[[], None] = lambda: None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
     """Round-robin: every repeat times every operation once, so a change of
-    load on the machine hits all contenders alike. Min and median per op."""
-    timers: dict[tuple[str, str], tuple[timeit.Timer, int]] = {}
+    load on the machine hits all contenders alike. Min and median per op.
+    ``extra``: name -> {op: function}, timed in the same rounds (min only).
+    ``between`` runs after the first round and after the middle one."""
+    calls: dict[tuple[str, str], Callable[[], Any]] = {}
     for name, (seal, open_, _token) in contenders.items():
-        for op, function in (("seal", seal), ("open", open_)):
-            timer = timeit.Timer(function)
-            loops, elapsed = timer.autorange()  # at least 0.2 s
-            timers[(name, op)] = (timer, max(loops // 2, 100))
+        calls[(name, "seal")], calls[(name, "open")] = seal, open_
+    for name, ops in extra.items():
+        for op, function in ops.items():
+            calls[(name, op)] = function
+    timers: dict[tuple[str, str], tuple[timeit.Timer, int]] = {}
+    for key, function in calls.items():
+        timer = timeit.Timer(function)
+        loops, elapsed = timer.autorange()  # at least 0.2 s
+        timers[key] = (timer, max(loops // 2, 100))
     runs: dict[tuple[str, str], list[float]] = {key: [] for key in timers}
-    for _ in range(repeat):
+    for index in range(repeat):
         for key, (timer, loops) in timers.items():
             runs[key].append(timer.timeit(loops) / loops * 1e6)
+        if index in (0, repeat // 2):
+            between()
     results: dict[str, dict[str, Any]] = {}
     for name, (_seal, _open, token) in contenders.items():
         entry: dict[str, Any] = {"token_chars": len(token)}
@@ -203,7 +225,20 @@ def measure_all(contenders: dict[str, tuple[Callable[[], Any], Callable[[], Any]
             entry[f"{op}_us"] = min(runs[(name, op)])
             entry[f"{op}_median_us"] = statistics.median(runs[(name, op)])
         results[name] = entry
-    return results
+    floors = {name: {op: min(runs[(name, op)]) for op in ops} for name, ops in extra.items()}
+    return results, floors
+
+
+def floor_table(floors: dict[str, dict[str, float]], c_loop: dict[str, float] | None, sesame_row: dict[str, Any]) -> None:
+    print("| way of calling | no-op µs | sesame_seal µs | sesame_open µs |")
+    print("|---|---:|---:|---:|")
+    print(f"| sesame `Keyring.seal` / `.open` (the row above) | — | {sesame_row['seal_us']:.2f} | {sesame_row['open_us']:.2f} |")
+    for name, ops in floors.items():
+        print(f"| {name}, bare call | {ops['no-op']:.3f} | {ops['seal']:.2f} | {ops['open']:.2f} |")
+    if c_loop is not None:
+        print(f"| C loop (`c_loop.c`) | — | {c_loop['seal']:.2f} | {c_loop['open']:.2f} |")
+    else:
+        print("| C loop | (no C compiler) | | |")
 
 
 def table(results: dict[str, dict[str, Any]]) -> None:
@@ -260,7 +295,23 @@ def main() -> int:
         "Fernet, packed": make_fernet(now, sid, packed=True),
         "pyseto v4.local, packed": make_pyseto(now, sid, packed=True),
     }
-    results = measure_all({**usual, **{k: v for k, v in best.items() if k != "sesame"}}, args.repeat)
+    import ffi_modes
+
+    loops: list[dict[str, float]] = []
+
+    def run_c_loop() -> None:
+        measured = ffi_modes.c_loop()
+        if measured is not None:
+            loops.append(measured)
+
+    results, floors = measure_all(
+        {**usual, **{k: v for k, v in best.items() if k != "sesame"}},
+        ffi_modes.contenders(now),
+        args.repeat,
+        run_c_loop,
+    )
+    run_c_loop()
+    c_loop = {op: min(m[op] for m in loops) for op in ("seal", "open")} if loops else None
 
     print(
         f"sesame {sesame.__version__} (libsesame {sesame.LIBRARY_VERSION}), Python {sys.version.split()[0]}, "
@@ -279,9 +330,16 @@ def main() -> int:
         {"Fernet": "Fernet, packed", "itsdangerous": "itsdangerous, JSON list", "pyseto v4.local": "pyseto v4.local, packed"},
     )
 
+    print("\nThe floor: bare calls with prepared arguments (min of the same rounds), and C:\n")
+    floor_table(floors, c_loop, results["sesame"])
+
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"results": results, "goals_met": ok, "goals_met_best_case": best_ok}, out, indent=2)
+            json.dump(
+                {"results": results, "goals_met": ok, "goals_met_best_case": best_ok, "floors": floors, "c_loop": c_loop},
+                out,
+                indent=2,
+            )
     return 1 if args.check and not ok else 0
 
 

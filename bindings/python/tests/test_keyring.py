@@ -375,7 +375,11 @@ def test_session_kinds_have_their_own_limits(ring: Keyring) -> None:
 
 def test_session_is_a_frozen_dataclass(ring: Keyring) -> None:
     session = ring.open(ring.seal(5, data=b"d", lifetime=60, now=NOW), now=NOW)
-    assert dataclasses.is_dataclass(session)
+    assert type(session) is Session and dataclasses.is_dataclass(session)
+    refreshed = ring.refresh(ring.seal(5, now=NOW), now=NOW + 1)[1]
+    assert type(refreshed) is Session and refreshed.refreshed_at_unix == NOW + 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        refreshed.data = b"x"  # type: ignore[misc]
     assert [f.name for f in dataclasses.fields(session)] == [
         "user_id", "session_id", "issued_at", "refreshed_at", "lifetime", "data", "kind",
     ]  # fmt: skip

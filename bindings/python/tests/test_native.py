@@ -1,9 +1,8 @@
-"""The ctypes layer: loading, sizes and codes from the library, struct
+"""The cffi layer: loading, sizes and codes from the library, struct
 layouts, every declared function, and the codes only the raw C ABI reaches."""
 
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 
 import sesame
 from sesame import _errors, _native
-from sesame._native import Claims, PolicyStruct, lib
+from sesame._native import NULL, ffi, lib
 
 from .conftest import K1, NOW, REPO
 
@@ -96,8 +95,45 @@ def test_every_header_function_is_declared() -> None:
     assert header_functions() == set(FUNCTIONS)
     for name in FUNCTIONS:
         function = getattr(lib, name)
-        assert function.argtypes is not None, name
-        assert name in ("sesame_keyring_free", "sesame_cookie_rules_free", "sesame_registry_free") or function.restype is not None, name
+        kind = ffi.typeof(function)
+        assert kind.kind == "function" and not kind.ellipsis, name
+        void = name in ("sesame_keyring_free", "sesame_cookie_rules_free", "sesame_registry_free")
+        assert (kind.result.cname == "void") == void, name
+
+
+def test_the_declarations_are_the_headers() -> None:
+    """_cdef.py (the ABI-mode fallback's declarations) is what build_cffi
+    reads from include/sesame.h today (regenerate with --write-cdef)."""
+    sys.path.insert(0, str(REPO / "bindings" / "python"))
+    try:
+        import build_cffi
+    finally:
+        sys.path.pop(0)
+    from sesame._cdef import CDEF
+
+    assert CDEF == build_cffi.header_cdef()
+
+
+def test_the_compiled_module_is_used_when_built() -> None:
+    """run-tests.sh builds the API-mode module (pip install -e): the tests
+    must run through it, not silently through the ABI fallback."""
+    if os.environ.get("SESAME_REQUIRE_TOOLS") == "1" and os.environ.get("SESAME_CFFI_MODE") != "abi":
+        assert _native.MODE == "api"
+    assert _native.MODE in ("api", "abi")
+
+
+def test_the_abi_mode_fallback_works() -> None:
+    code = textwrap.dedent(
+        """
+        import sesame, sesame._native as n
+        ring = sesame.Keyring(); ring.add_key(1, bytes(range(1, 33)))
+        session = ring.open(ring.seal(9, context=b"c", data=b"d"), context=b"c")
+        print(n.MODE, session.user_id, session.data.decode())
+        """
+    )
+    env = dict(os.environ, SESAME_CFFI_MODE="abi")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["abi", "9", "d"], result.stderr
 
 
 def test_sizes_come_from_the_library() -> None:
@@ -107,9 +143,9 @@ def test_sizes_come_from_the_library() -> None:
     assert sesame.DATA_MAX == lib.sesame_data_max() == 128
     assert sesame.CONTEXT_MAX == lib.sesame_context_max() == 128
     assert sesame.RING_CAPACITY == lib.sesame_ring_capacity() == 8
-    assert ctypes.sizeof(Claims) == lib.sesame_claims_size()
-    assert ctypes.sizeof(PolicyStruct) == lib.sesame_policy_size()
-    assert _native.CLAIMS_HEAD.size == Claims.data.offset
+    assert ffi.sizeof("sesame_claims") == lib.sesame_claims_size()
+    assert ffi.sizeof("sesame_policy") == lib.sesame_policy_size()
+    assert _native.CLAIMS_HEAD.size == ffi.offsetof("sesame_claims", "data")
     assert sesame.LIBRARY_VERSION[0].isdigit()
     assert Path(sesame.LIBRARY_PATH).name.startswith("libsesame")
     assert lib.sesame_unix_now() > NOW
@@ -128,10 +164,10 @@ def test_error_table_is_built_from_the_library() -> None:
     for code, cls in _errors.ERRORS.items():
         assert cls is getattr(sesame, cls.__name__)
         assert cls.code == code
-        assert cls.name == lib.sesame_result_name(code).decode()
+        assert cls.name == ffi.string(lib.sesame_result_name(code)).decode()
         error = cls()
         assert error.code == code and error.name == cls.name
-        assert str(error) == lib.sesame_strerror(code).decode() != "unknown error"
+        assert str(error) == ffi.string(lib.sesame_strerror(code)).decode() != "unknown error"
     messages = [str(cls()) for cls in _errors.ERRORS.values()]
     assert len(set(messages)) == len(messages)
 
@@ -155,20 +191,20 @@ def test_error_hierarchy() -> None:
 
 
 def test_unknown_codes() -> None:
-    assert lib.sesame_result_name(23) is None and lib.sesame_result_name(99) is None
+    assert lib.sesame_result_name(23) == NULL and lib.sesame_result_name(99) == NULL
     error = _errors.error_for(23)
     assert type(error) is sesame.SesameError
     assert error.code == 23 and error.name is None
     assert str(error) == "unknown error (code 23)"
-    assert lib.sesame_strerror(99999) == b"unknown error"
+    assert ffi.string(lib.sesame_strerror(99999)) == b"unknown error"
     with pytest.raises(sesame.InternalError) as caught:
         _errors.raise_for(102)
     assert caught.value.code == 102 and caught.value.name == "SESAME_INTERNAL_ERROR"
 
 
 def test_policy_default_from_the_library() -> None:
-    raw = PolicyStruct()
-    assert lib.sesame_policy_default(ctypes.byref(raw)) == 0
+    raw = ffi.new("sesame_policy *")
+    assert lib.sesame_policy_default(raw) == 0
     policy = sesame.Policy.default()
     assert policy == sesame.Policy()
     assert (policy.idle_timeout, policy.absolute_lifetime, policy.future_leeway) == (
@@ -193,93 +229,91 @@ def test_null_argument_through_the_raw_layer() -> None:
     with sesame.Keyring() as ring:
         ring.add_key(1, K1)
         ptr = ring._ring
-        buf = ctypes.create_string_buffer(_native.TOKEN_CAP)
-        size = ctypes.c_size_t()
-        claims = Claims()
+        buf = ffi.new("char[]", _native.TOKEN_CAP)
+        size = ffi.new("size_t *")
+        claims = ffi.new("sesame_claims *")
         policy = sesame.Policy.default()._c
-        raises_code(lib.sesame_policy_default(None), sesame.NullArgument)
-        raises_code(lib.sesame_keyring_new(None), sesame.NullArgument)
-        raises_code(lib.sesame_keyring_add_key(None, 1, K1, 32), sesame.NullArgument)
-        raises_code(lib.sesame_keyring_add_key(ptr, 2, None, 32), sesame.NullArgument)
-        raises_code(lib.sesame_keyring_derive_key(ptr, 2, None, 5, b"p", 1), sesame.NullArgument)
-        raises_code(lib.sesame_keyring_primary_id(ptr, None), sesame.NullArgument)
-        raises_code(lib.sesame_keyring_len(None, ctypes.byref(size)), sesame.NullArgument)
-        raises_code(lib.sesame_keyring_promote(None, 1), sesame.NullArgument)
-        raises_code(lib.sesame_keyring_retire(None, 1), sesame.NullArgument)
+        raises_code(lib.sesame_policy_default(NULL), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_new(NULL), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_add_key(NULL, 1, K1, 32), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_add_key(ptr, 2, NULL, 32), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_derive_key(ptr, 2, NULL, 5, b"p", 1), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_primary_id(ptr, NULL), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_len(NULL, size), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_promote(NULL, 1), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_retire(NULL, 1), sesame.NullArgument)
         raises_code(
-            lib.sesame_seal(ptr, 1, 0, _native.NO_LIMIT, None, 5, None, 0, NOW, buf, len(buf), size),
+            lib.sesame_seal(ptr, 1, 0, _native.NO_LIMIT, NULL, 5, NULL, 0, NOW, buf, len(buf), size),
             sesame.NullArgument,
         )
         raises_code(
-            lib.sesame_seal(ptr, 1, 0, _native.NO_LIMIT, None, 0, None, 0, NOW, None, 0, size), sesame.NullArgument
+            lib.sesame_seal(ptr, 1, 0, _native.NO_LIMIT, NULL, 0, NULL, 0, NOW, NULL, 0, size), sesame.NullArgument
         )
-        assert lib.sesame_seal(ptr, 1, 0, _native.NO_LIMIT, None, 0, None, 0, NOW, buf, len(buf), size) == 0
-        token = buf.value
-        raises_code(lib.sesame_open(ptr, token, len(token), None, 0, None, NOW, claims), sesame.NullArgument)
-        raises_code(lib.sesame_open(ptr, token, len(token), None, 0, policy, NOW, None), sesame.NullArgument)
-        raises_code(lib.sesame_open(ptr, None, 5, None, 0, policy, NOW, claims), sesame.NullArgument)
+        assert lib.sesame_seal(ptr, 1, 0, _native.NO_LIMIT, NULL, 0, NULL, 0, NOW, buf, len(buf), size) == 0
+        token = ffi.string(buf)
+        raises_code(lib.sesame_open(ptr, token, len(token), NULL, 0, NULL, NOW, claims), sesame.NullArgument)
+        raises_code(lib.sesame_open(ptr, token, len(token), NULL, 0, policy, NOW, NULL), sesame.NullArgument)
+        raises_code(lib.sesame_open(ptr, NULL, 5, NULL, 0, policy, NOW, claims), sesame.NullArgument)
         raises_code(
-            lib.sesame_refresh(ptr, token, len(token), None, 0, policy, NOW, None, 0, size, None),
+            lib.sesame_refresh(ptr, token, len(token), NULL, 0, policy, NOW, NULL, 0, size, NULL),
             sesame.NullArgument,
         )
-        raises_code(lib.sesame_should_refresh(policy, None, NOW, None), sesame.NullArgument)
-        raises_code(lib.sesame_check_revoked_before(None, NOW), sesame.NullArgument)
-        raises_code(lib.sesame_keyring_set_random(None, _native.RANDOM_FN(), None), sesame.NullArgument)
-        lib.sesame_keyring_free(None)  # tolerated
+        raises_code(lib.sesame_should_refresh(policy, NULL, NOW, NULL), sesame.NullArgument)
+        raises_code(lib.sesame_check_revoked_before(NULL, NOW), sesame.NullArgument)
+        raises_code(lib.sesame_keyring_set_random(NULL, NULL, NULL), sesame.NullArgument)
+        lib.sesame_keyring_free(NULL)  # tolerated
 
 
 def test_invalid_argument_and_buffer_too_small_through_the_raw_layer() -> None:
     size, align = _native.KEYRING_STORAGE_BYTES, _native.KEYRING_STORAGE_ALIGN
-    storage = ctypes.create_string_buffer(size + align)
-    base = ctypes.addressof(storage)
-    aligned = (base + align - 1) // align * align
-    out = ctypes.c_void_p()
-    raises_code(lib.sesame_keyring_init(aligned + 1, size, ctypes.byref(out)), sesame.InvalidArgument)
-    raises_code(lib.sesame_keyring_init(aligned, 16, ctypes.byref(out)), sesame.BufferTooSmall)
-    assert lib.sesame_keyring_init(aligned, size, ctypes.byref(out)) == 0
-    assert out.value == aligned
-    assert lib.sesame_keyring_add_key(out, 1, K1, 32) == 0
-    small = ctypes.create_string_buffer(10)
-    size = ctypes.c_size_t(777)
+    storage = ffi.new("char[]", size + align)
+    base = int(ffi.cast("uintptr_t", storage))
+    aligned = ffi.cast("char *", (base + align - 1) // align * align)
+    out = ffi.new("sesame_keyring **")
+    raises_code(lib.sesame_keyring_init(aligned + 1, size, out), sesame.InvalidArgument)
+    raises_code(lib.sesame_keyring_init(aligned, 16, out), sesame.BufferTooSmall)
+    assert lib.sesame_keyring_init(aligned, size, out) == 0
+    assert ffi.cast("char *", out[0]) == aligned
+    assert lib.sesame_keyring_add_key(out[0], 1, K1, 32) == 0
+    small = ffi.new("char[]", 10)
+    length = ffi.new("size_t *", 777)
     raises_code(
-        lib.sesame_seal(out, 1, 0, _native.NO_LIMIT, None, 0, None, 0, NOW, small, len(small), size),
+        lib.sesame_seal(out[0], 1, 0, _native.NO_LIMIT, NULL, 0, NULL, 0, NOW, small, len(small), length),
         sesame.BufferTooSmall,
     )
-    assert size.value == 777 and small.raw == bytes(10)  # nothing written on failure
-    claims = Claims()
+    assert length[0] == 777 and ffi.buffer(small)[:] == bytes(10)  # nothing written on failure
+    claims = ffi.new("sesame_claims *")
     claims.data_len = 500
-    due = ctypes.c_int()
-    raises_code(
-        lib.sesame_should_refresh(sesame.Policy.default()._c, claims, NOW, ctypes.byref(due)), sesame.InvalidArgument
-    )
+    due = ffi.new("int *")
+    raises_code(lib.sesame_should_refresh(sesame.Policy.default()._c, claims, NOW, due), sesame.InvalidArgument)
     raises_code(lib.sesame_check_revoked_before(claims, NOW), sesame.InvalidArgument)
-    lib.sesame_keyring_free(out)  # zeroizes, does not free caller storage
+    lib.sesame_keyring_free(out[0])  # zeroizes, does not free caller storage
 
 
 def test_random_failed_through_a_failing_random_source() -> None:
     calls = []
 
-    @_native.RANDOM_FN
-    def failing(user: int | None, buf: object, length: int) -> int:
+    @ffi.callback("sesame_random_fn")
+    def failing(user: object, buf: object, length: int) -> int:
         calls.append(length)
         return 1
 
-    @_native.RANDOM_FN
-    def zeros(user: int | None, buf: object, length: int) -> int:
-        ctypes.memset(buf, 0, length)
+    @ffi.callback("sesame_random_fn")
+    def zeros(user: object, buf: object, length: int) -> int:
+        ffi.memmove(buf, bytes(length), length)
         return 0
 
     with sesame.Keyring() as ring:
         ring.add_key(1, K1)
-        assert lib.sesame_keyring_set_random(ring._ring, failing, None) == 0
+        assert lib.sesame_keyring_set_random(ring._ring, failing, NULL) == 0
         with pytest.raises(sesame.RandomFailed) as caught:
             ring.seal(1, now=NOW)
         assert caught.value.name == "SESAME_RANDOM_FAILED"
         assert calls
-        assert lib.sesame_keyring_set_random(ring._ring, zeros, None) == 0
+        assert lib.sesame_keyring_set_random(ring._ring, zeros, NULL) == 0
         token = ring.seal(1, now=NOW)
         assert ring.open(token, now=NOW).session_id == bytes(16)  # the source was used
-        assert lib.sesame_keyring_set_random(ring._ring, _native.RANDOM_FN(), None) == 0  # back to the OS
+        assert lib.sesame_keyring_set_random(ring._ring, NULL, NULL) == 0  # back to the OS
         assert ring.open(ring.seal(1, now=NOW), now=NOW).session_id != bytes(16)
 
 
@@ -299,13 +333,10 @@ def test_library_not_found_lists_every_place(tmp_path: Path) -> None:
         """
         import os, sys
         os.environ.pop("SESAME_LIB", None)
-        import ctypes, ctypes.util
-        ctypes.util.find_library = lambda name: None
-        import importlib.util, pathlib
-        real = ctypes.CDLL
-        def refuse(path, *a, **k):
+        import cffi
+        def refuse(self, path, *a, **k):
             raise OSError("refused by the test: " + str(path))
-        ctypes.CDLL = refuse
+        cffi.FFI.dlopen = refuse
         try:
             import sesame
         except ImportError as error:
@@ -345,37 +376,35 @@ def test_request_struct_and_constants_match_the_header() -> None:
         "TOKEN_PRESENTED", "TOKEN_ISSUED",
     ):  # fmt: skip
         assert getattr(_native, name) == defines[name], name
-    request = _native.RequestStruct
-    assert [f[0] for f in request._fields_] == ["session", "rejected", "flags", "foreign_sessions", "claims", "internal"]
-    assert request.claims.offset == 16 and request.internal.offset == 16 + ctypes.sizeof(Claims)
-    assert ctypes.sizeof(request) == 16 + ctypes.sizeof(Claims) + 8 * defines["REQUEST_INTERNAL_WORDS"]
+    request = ffi.typeof("sesame_request")
+    assert [f[0] for f in request.fields] == ["session", "rejected", "flags", "foreign_sessions", "claims", "internal"]
+    claims = ffi.sizeof("sesame_claims")
+    assert ffi.offsetof(request, "claims") == 16 and ffi.offsetof(request, "internal") == 16 + claims
+    assert ffi.sizeof(request) == 16 + claims + 8 * defines["REQUEST_INTERNAL_WORDS"]
 
 
-def test_request_begin_and_finish_through_the_prototyped_abi(ring: sesame.Keyring) -> None:
+def test_request_begin_and_finish_through_the_raw_abi(ring: sesame.Keyring) -> None:
     rules = sesame.CookieRules()
-    request = _native.RequestStruct()
-    assert lib.sesame_request_begin(ring._ring, rules._rules, b"POST", 4, None, 0, NOW, ctypes.byref(request)) == 0
+    request = ffi.new("sesame_request *")
+    assert lib.sesame_request_begin(ring._ring, rules._rules, b"POST", 4, NULL, 0, NOW, request) == 0
     assert (request.session, request.foreign_sessions) == (_native.SESSION_NONE, 0)
-    out = ctypes.create_string_buffer(_native.HEADERS_CAP)
-    length, flags = ctypes.c_size_t(), ctypes.c_uint32()
-    args = (ring._ring, rules._rules, ctypes.byref(request), _native.ACTION_LOGIN, 7, 0, _native.NO_LIMIT, None, 0, NOW,
-            out, len(out), ctypes.byref(length), ctypes.byref(flags))  # fmt: skip
+    out = ffi.new("char[]", _native.HEADERS_CAP)
+    length, flags = ffi.new("size_t *"), ffi.new("uint32_t *")
+    args = (ring._ring, rules._rules, request, _native.ACTION_LOGIN, 7, 0, _native.NO_LIMIT, NULL, 0, NOW,
+            out, len(out), length, flags)  # fmt: skip
     assert lib.sesame_request_finish(*args) == 0
-    lines = out.raw[: length.value].decode()
+    lines = ffi.unpack(out, length[0]).decode()
     assert lines.startswith("Set-Cookie: __Host-sesame-device=") and lines.endswith("Vary: Cookie\n")
-    assert request.claims.user_id == 7 and flags.value == 0
+    assert request.claims.user_id == 7 and flags[0] == 0
     assert lib.sesame_request_finish(*args) == sesame.InvalidArgument.code  # once per begin
     rules.close()
-    assert lib.sesame_request_begin(ring._ring, rules._rules, b"GET", 3, None, 0, NOW, ctypes.byref(request)) == sesame.NullArgument.code
+    assert lib.sesame_request_begin(ring._ring, rules._rules, b"GET", 3, NULL, 0, NOW, request) == sesame.NullArgument.code
 
 
 def test_struct_sizes_match_the_library() -> None:
-    from sesame import _native
-    from sesame.registry import RegistryConfigStruct, RegistryEntryStruct
-
-    assert lib.sesame_request_size() == ctypes.sizeof(_native.RequestStruct)
-    assert lib.sesame_registry_config_size() == ctypes.sizeof(RegistryConfigStruct)
-    assert lib.sesame_registry_entry_size() == ctypes.sizeof(RegistryEntryStruct)
+    assert lib.sesame_request_size() == ffi.sizeof("sesame_request")
+    assert lib.sesame_registry_config_size() == ffi.sizeof("sesame_registry_config")
+    assert lib.sesame_registry_entry_size() == ffi.sizeof("sesame_registry_entry")
 
 
 def test_a_request_gives_its_presented_and_issued_tokens(ring: sesame.Keyring) -> None:
@@ -385,26 +414,26 @@ def test_a_request_gives_its_presented_and_issued_tokens(ring: sesame.Keyring) -
     policy = sesame.Policy(refresh_after=60)
     rules = sesame.CookieRules(policy)
 
-    def token_of(request: _native.RequestStruct, which: int) -> str | None:
-        out = ctypes.create_string_buffer(_native.TOKEN_CAP)
-        length = ctypes.c_size_t()
-        rc = lib.sesame_request_token(ctypes.byref(request), which, out, len(out), ctypes.byref(length))
+    def token_of(request: object, which: int) -> str | None:
+        out = ffi.new("char[]", _native.TOKEN_CAP)
+        length = ffi.new("size_t *")
+        rc = lib.sesame_request_token(request, which, out, len(out), length)
         if rc == sesame.InvalidArgument.code:
             return None
         assert rc == 0
-        return out.raw[: length.value].decode()
+        return str(ffi.unpack(out, length[0]).decode())
 
     def run(cookie: str, method: str, action: int, now: int) -> tuple[tuple[str | None, str | None], tuple[str | None, str | None], str]:
-        request = _native.RequestStruct()
+        request = ffi.new("sesame_request *")
         header = cookie.encode()
-        assert lib.sesame_request_begin(ring._ring, rules._rules, method.encode(), len(method), header, len(header), now, ctypes.byref(request)) == 0
+        assert lib.sesame_request_begin(ring._ring, rules._rules, method.encode(), len(method), header, len(header), now, request) == 0
         before = (token_of(request, _native.TOKEN_PRESENTED), token_of(request, _native.TOKEN_ISSUED))
-        out = ctypes.create_string_buffer(_native.HEADERS_CAP)
-        length, flags = ctypes.c_size_t(), ctypes.c_uint32()
-        assert lib.sesame_request_finish(ring._ring, rules._rules, ctypes.byref(request), action, 7, 0, _native.NO_LIMIT,
-                                         None, 0, now, out, len(out), ctypes.byref(length), ctypes.byref(flags)) == 0  # fmt: skip
+        out = ffi.new("char[]", _native.HEADERS_CAP)
+        length, flags = ffi.new("size_t *"), ffi.new("uint32_t *")
+        assert lib.sesame_request_finish(ring._ring, rules._rules, request, action, 7, 0, _native.NO_LIMIT,
+                                         NULL, 0, now, out, len(out), length, flags) == 0  # fmt: skip
         after = (token_of(request, _native.TOKEN_PRESENTED), token_of(request, _native.TOKEN_ISSUED))
-        return before, after, out.raw[: length.value].decode()
+        return before, after, ffi.unpack(out, length[0]).decode()
 
     jar: dict[str, str] = {}
 

@@ -4,7 +4,6 @@ keyset) while they run, and close() while they run."""
 
 from __future__ import annotations
 
-import ctypes
 import os
 import threading
 import time
@@ -222,14 +221,14 @@ def test_close_during_a_call_frees_the_ring_only_after_it_returns() -> None:
     ring.add_key(1, K1)
     inside, release = threading.Event(), threading.Event()
 
-    @_native.RANDOM_FN
-    def slow_random(user: int | None, buf: object, length: int) -> int:
+    @_native.ffi.callback("sesame_random_fn")
+    def slow_random(user: object, buf: object, length: int) -> int:
         inside.set()
         release.wait(30)
-        ctypes.memmove(buf, os.urandom(length), length)
+        _native.ffi.memmove(buf, os.urandom(length), length)
         return 0
 
-    assert _native.lib.sesame_keyring_set_random(ring._ring, slow_random, None) == 0
+    assert _native.lib.sesame_keyring_set_random(ring._ring, slow_random, _native.NULL) == 0
     handle = weakref.ref(ring._ring)  # type: ignore[arg-type]
     results: list[str] = []
     sealing = threading.Thread(target=lambda: results.append(ring.seal(7, now=NOW)))

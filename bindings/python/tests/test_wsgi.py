@@ -18,6 +18,7 @@ import pytest
 
 import sesame
 from sesame import CookieRules, Keyring, Policy
+from sesame import _flow
 from sesame import wsgi as sesame_wsgi
 from sesame.wsgi import SessionMiddleware
 
@@ -199,9 +200,9 @@ def call(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> Respon
 
 @pytest.fixture(autouse=True)
 def _fresh_warnings() -> Iterator[None]:
-    sesame_wsgi._warned.clear()
+    _flow._warned.clear()
     yield
-    sesame_wsgi._warned.clear()
+    _flow._warned.clear()
 
 
 @pytest.fixture

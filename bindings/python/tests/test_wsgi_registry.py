@@ -486,6 +486,22 @@ def test_a_closed_registry_fails_closed(
     assert b.session_cookies() == {}
 
 
+def test_a_store_error_refuses_the_request_but_keeps_the_cookie(
+    ring: Keyring, registry: Registry, clock: Clock, thefts: Thefts, mode: str
+) -> None:
+    """A store outage is not a logout: the request is refused, the cookie
+    stays (a POST would otherwise delete it), and the session is judged
+    again once the store answers."""
+    app = middleware(ring, registry, clock, thefts, mode)
+    a = login(app, 7)
+    kept = a.session_cookies()
+    registry.close()
+    clock.advance(REFRESH + 1)
+    response = a.post("/")
+    assert response.body == "user=anonymous"
+    assert response.sessions() == {} and a.session_cookies() == kept
+
+
 def test_fail_open_serves_on_the_token_alone(ring: Keyring, registry: Registry, clock: Clock, thefts: Thefts) -> None:
     app = middleware(ring, registry, clock, thefts, "every_request", registry_fail_open=True)
     a = login(app, 7)

@@ -14,12 +14,21 @@
 # the other sesame paths: an anonymous GET, and a GET whose session is due
 # for a refresh on every request (an open, a seal and a Set-Cookie with the
 # cache headers).
+#
+# Registry rows: the same valid-session GET through Sesame::Rack::Session
+# with a Sesame::Registry, registry_check :on_refresh (no refresh due: no
+# store call) and :every_request (one registry.check per request), on SQLite
+# (a file in a temp dir, or SESAME_BENCH_SQLITE=path) and on Redis when
+# SESAME_BENCH_REDIS=redis://... is set (scripts/bench-registry.sh starts
+# one). "vs sesame" compares with the sesame row without a registry.
 $LOAD_PATH.unshift(File.expand_path("../lib", __dir__))
 require "sesame"
 require "sesame/rack/session"
 require "rack"
 require "rack/session/cookie"
 require "stringio"
+require "tmpdir"
+require "fileutils"
 
 ROUNDS = Integer(ENV.fetch("ROUNDS", "5"))
 REQUESTS = Integer(ENV.fetch("REQUESTS", "20000"))
@@ -61,8 +70,8 @@ login_app = lambda do |env|
   env["sesame.auth"].login(42)
   [200, {}, []]
 end
-login = lambda do |policy|
-  mw = Sesame::Rack::Session.new(login_app, keyring: ring, policy: policy)
+login = lambda do |policy, registry = nil|
+  mw = Sesame::Rack::Session.new(login_app, keyring: ring, policy: policy, registry: registry)
   env_with(cookie_header(mw.call(ENV_TEMPLATE.merge("REQUEST_METHOD" => "POST"))[1]))
 end
 sesame = Sesame::Rack::Session.new(sesame_app, keyring: ring)
@@ -78,6 +87,23 @@ variants = [
   ["Sesame::Rack::Session, anonymous GET", sesame, ENV_TEMPLATE, 403],
   ["Sesame::Rack::Session, refresh on every GET", sesame_refresh, refresh_env, 200]
 ]
+sqlite_dir = Dir.mktmpdir("sesame-bench")
+at_exit { FileUtils.rm_rf(sqlite_dir) }
+stores = [["SQLite", "sqlite://#{ENV.fetch("SESAME_BENCH_SQLITE", File.join(sqlite_dir, "registry.db"))}"]]
+if (redis = ENV["SESAME_BENCH_REDIS"])
+  stores << ["Redis", redis]
+else
+  warn "SESAME_BENCH_REDIS not set: no Redis rows (scripts/bench-registry.sh starts a redis-server)"
+end
+stores.each do |store, url|
+  registry = Sesame::Registry.new(url)
+  env = login.call(Sesame::Policy.default, registry)
+  %i[on_refresh every_request].each do |mode|
+    mw = Sesame::Rack::Session.new(sesame_app, keyring: ring, registry: registry, registry_check: mode)
+    variants << ["Sesame::Rack::Session + #{store} registry, #{mode}, valid session", mw, env, 200]
+  end
+end
+
 variants.each do |name, app, env, status|
   got = app.call(env.dup)[0]
   abort "#{name}: status #{got}, expected #{status}" unless got == status
@@ -104,9 +130,12 @@ base = best["bare app"]
 puts "Ruby #{RUBY_VERSION}, rack #{Rack.release}, ffi #{FFI::VERSION}, libsesame #{Sesame.library_version}; " \
      "best of #{ROUNDS} x #{REQUESTS} requests"
 puts
-puts "| variant | µs/request | added over bare app (µs) | objects/request |"
-puts "|---|---:|---:|---:|"
+sesame_best = best["Sesame::Rack::Session, valid session, no refresh"]
+puts "| variant | µs/request | requests/s | added over bare app (µs) | vs sesame without registry | objects/request |"
+puts "|---|---:|---:|---:|---:|---:|"
 variants.each do |name, *|
   added = name == "bare app" ? "-" : format("%.2f", best[name] - base)
-  puts format("| %s | %.2f | %s | %.1f |", name, best[name], added, allocations[name])
+  versus = name.include?("registry") ? format("%+.1f%%", (best[name] / sesame_best - 1) * 100) : "-"
+  puts format("| %s | %.2f | %.0f | %s | %s | %.1f |", name, best[name], 1e6 / best[name], added, versus,
+              allocations[name])
 end

@@ -309,6 +309,22 @@ module RackRegistryCases
     assert_match(/E, .*registry: check failed, refusing the session \(fail closed\): Sesame::RegistryClosed/, @log.string)
   end
 
+  # A store outage is not a logout: the request is refused, the cookie
+  # stays (a POST would otherwise delete it), and the session is judged
+  # again once the store answers.
+  def test_a_store_error_refuses_the_request_but_keeps_the_cookie
+    [{ registry_check: :every_request }, {}].each do |options|
+      registry = Sesame::Registry.new("memory://")
+      b = logged_in(browser(app(registry: registry, **options)))
+      kept = b.cookies.dup
+      registry.close
+      @clock.advance(REFRESH + 1) if options.empty?
+      b.post("/")
+      assert_equal "anonymous", b.body
+      assert_equal kept, b.cookies, "#{options}: the session cookie was changed on a store error"
+    end
+  end
+
   def test_a_closed_registry_on_refresh_fails_closed_at_the_refresh
     b = logged_in(browser)
     @registry.close

@@ -566,6 +566,38 @@ class RegistryRedisTest < Minitest::Test
     assert_operator during, :>, 30, "the ticker thread ran only #{during} times during a #{waited.round(2)} s call"
   end
 
+  # A thread of the parent was inside a call (holding the native handle's
+  # lock) when the process forked, as under Puma's fork_worker, which forks
+  # from a worker serving requests: the child opens a handle of its own
+  # instead of waiting forever for a lock no thread of its will release.
+  def test_a_child_forked_during_a_call_opens_its_own_handle
+    skip "no fork here" unless Process.respond_to?(:fork)
+
+    r = registry
+    token, session = login
+    r.register(session, token, now: NOW)
+    sent = Queue.new
+    sleeper = Thread.new { RegistryStores.redis_command(@port, "DEBUG", "SLEEP", "1", sent: sent) }
+    sent.pop
+    sleep 0.1 # the server sleeps from here
+    busy = Thread.new { r.check(session, token, now: NOW + 1) } # waits inside the handle's lock
+    sleep 0.2
+    pid = fork { exit!(r.check(session, token, now: NOW + 2) == :live ? 0 : 1) }
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 10
+    status = nil
+    until (status = Process.wait2(pid, Process::WNOHANG)&.last)
+      if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+        Process.kill("KILL", pid)
+        Process.wait(pid)
+        flunk "the child hung on the handle its parent was using when it forked"
+      end
+      sleep 0.05
+    end
+    assert_predicate status, :success?
+    assert_equal :live, busy.value
+    sleeper.join
+  end
+
   def test_a_forked_child_reconnects
     skip "no fork here" unless Process.respond_to?(:fork)
 

@@ -1,6 +1,6 @@
 """sesame: sealed, cookie-safe web session tokens (XAES-256-GCM), for Python.
 
-A typed binding of libsesame's C ABI (``include/sesame.h``) through ctypes::
+A typed binding of libsesame's C ABI (``include/sesame.h``) through cffi::
 
     import sesame
 
@@ -13,8 +13,9 @@ A typed binding of libsesame's C ABI (``include/sesame.h``) through ctypes::
 
 Errors are :class:`SesameError` subclasses, one per library code; catch
 :class:`TokenRejected` for "this cookie gives no session".
-``sesame.wsgi.SessionMiddleware`` does all of this for a WSGI app, with the
-core's cache-proof cookie rules (:class:`CookieRules`, ``docs/COOKIES.md``).
+``sesame.wsgi.SessionMiddleware`` and ``sesame.asgi.SessionMiddleware`` do
+all of this for a WSGI or an ASGI app, with the core's cache-proof cookie
+rules (:class:`CookieRules`, ``docs/COOKIES.md``).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from ._native import lib
+from ._native import c_string, lib
 
 __all__ = [
     "SesameError",
@@ -185,7 +185,8 @@ class RegistryUnavailable(SesameError):
 
 
 class RegistryFull(SesameError):
-    """The registry's memory store is full of live sessions."""
+    """The registry cannot take a write: its memory store is full of live
+    sessions, or its SQLite file's disk is full."""
 
 
 class InvalidRegistryUrl(UsageError):
@@ -261,12 +262,12 @@ _CLASSES: dict[str, type[SesameError]] = {
 }
 
 for _code in range(256):
-    _raw = lib.sesame_result_name(_code)
+    _raw = c_string(lib.sesame_result_name(_code))
     if _raw is None:
         continue
-    _result_name = _raw.decode("ascii")
+    _result_name = _raw
     RESULT_NAMES[_code] = _result_name
-    MESSAGES[_code] = (lib.sesame_strerror(_code) or b"").decode("utf-8", "replace")
+    MESSAGES[_code] = c_string(lib.sesame_strerror(_code)) or ""
     if _code == 0:
         continue
     _cls = _CLASSES.get(_class_name(_result_name))

@@ -9,10 +9,11 @@ another framework's middleware can too.
 
 from __future__ import annotations
 
-import ctypes
+from typing import Any
 
 from . import _native
 from ._errors import raise_for
+from ._native import NULL, ffi
 from .policy import Policy
 
 __all__ = ["CookieRules"]
@@ -20,24 +21,13 @@ __all__ = ["CookieRules"]
 _lib = _native.lib
 
 
-class _Rules(ctypes.c_void_p):
-    """The address of one ``sesame_cookie_rules``, and its sole owner: freed
-    when the last reference (the CookieRules', or a call's in flight) goes,
-    as ``keyring._Ring``."""
-
-    __slots__ = ()
-
-    def __del__(self, _free: object = _lib.sesame_cookie_rules_free) -> None:
-        address = self.value
-        if address:
-            self.value = None
-            try:
-                _free(address)  # type: ignore[operator]
-            except Exception:  # noqa: BLE001 - interpreter shutdown
-                pass
-
-    def __reduce__(self) -> str:
-        raise TypeError("sesame cookie rules cannot be copied or pickled")
+def _free_rules(rules: Any, _free: Any = _lib.sesame_cookie_rules_free) -> None:
+    """The rules' destructor (``ffi.gc``): runs once the last reference (the
+    CookieRules', or a call's in flight) is gone, as the keyring's."""
+    try:
+        _free(rules)
+    except Exception:  # noqa: BLE001 - interpreter shutdown
+        pass
 
 
 def _name(value: str | None, what: str) -> bytes | None:
@@ -61,7 +51,7 @@ class CookieRules:
 
     __slots__ = ("_rules", "policy", "device_name", "session_prefix", "__weakref__")
 
-    _rules: _Rules | None
+    _rules: Any  # a ``sesame_cookie_rules *`` owned through ffi.gc, or NULL once closed
 
     def __init__(
         self,
@@ -70,52 +60,50 @@ class CookieRules:
         device_name: str | None = None,
         session_prefix: str | None = None,
     ) -> None:
-        self._rules = None
+        self._rules = NULL
         if policy is None:
             policy = Policy.default()
         if not isinstance(policy, Policy):
             raise TypeError(f"policy must be a sesame.Policy, not {type(policy).__name__}")
         device = _name(device_name, "device_name")
         prefix = _name(session_prefix, "session_prefix")
-        rules = _Rules()
+        out = ffi.new("sesame_cookie_rules **")
         rc = _lib.sesame_cookie_rules_new(
-            ctypes.byref(policy._c),
-            device,
+            policy._c,
+            NULL if device is None else device,
             0 if device is None else len(device),
-            prefix,
+            NULL if prefix is None else prefix,
             0 if prefix is None else len(prefix),
-            ctypes.byref(rules),
+            out,
         )
         if rc:
             raise_for(rc)
-        self._rules = rules
+        rules = self._rules = ffi.gc(out[0], _free_rules)
         self.policy = policy
         # The names the core settled on (its defaults where none were given).
-        device_at, prefix_at = ctypes.c_void_p(), ctypes.c_void_p()
-        device_len, prefix_len = ctypes.c_size_t(), ctypes.c_size_t()
-        rc = _lib.sesame_cookie_rules_names(
-            rules, ctypes.byref(device_at), ctypes.byref(device_len), ctypes.byref(prefix_at), ctypes.byref(prefix_len)
-        )
+        device_at, prefix_at = ffi.new("char **"), ffi.new("char **")
+        device_len, prefix_len = ffi.new("size_t *"), ffi.new("size_t *")
+        rc = _lib.sesame_cookie_rules_names(rules, device_at, device_len, prefix_at, prefix_len)
         if rc:
             raise_for(rc)
-        self.device_name: str = ctypes.string_at(device_at.value or 0, device_len.value).decode()
-        self.session_prefix: str = ctypes.string_at(prefix_at.value or 0, prefix_len.value).decode()
+        self.device_name: str = ffi.unpack(device_at[0], device_len[0]).decode()
+        self.session_prefix: str = ffi.unpack(prefix_at[0], prefix_len[0]).decode()
 
     @property
     def detections(self) -> int:
         """How many requests so far carried other browsers' session cookies:
         evidence that a shared cache replays responses. Alert on its rate;
         never act on a single one (a client can forge it)."""
-        total = ctypes.c_uint64()
-        rc = _lib.sesame_cookie_rules_detections(self._rules, ctypes.byref(total))
+        total = ffi.new("uint64_t *")
+        rc = _lib.sesame_cookie_rules_detections(self._rules, total)
         if rc:
             raise_for(rc)
-        return int(total.value)
+        return int(total[0])
 
     def close(self) -> None:
         """Drops the native rules (freed once no call is using them); any
         later use raises :class:`sesame.NullArgument`."""
-        self._rules = None
+        self._rules = NULL
 
     def __enter__(self) -> CookieRules:
         return self
@@ -124,5 +112,5 @@ class CookieRules:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._rules is None else f"detections={self.detections}"
+        state = "closed" if self._rules is NULL else f"detections={self.detections}"
         return f"CookieRules(device_name={self.device_name!r}, session_prefix={self.session_prefix!r}, {state})"

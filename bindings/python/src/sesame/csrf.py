@@ -1,21 +1,22 @@
 """CSRF protection a shared cache cannot break (docs/COOKIES.md): a
-request's device secret (``environ["sesame.auth"].csrf_secret``) and the
-origin rule for requests that carry no device yet."""
+request's device secret (``environ["sesame.auth"].csrf_secret``, also on the
+ASGI handle) and the origin rule for requests that carry no device yet."""
 
 from __future__ import annotations
 
-import ctypes
+from typing import Any
 
 from . import _native
 from ._errors import raise_for
+from ._native import NULL, ffi
 
 __all__ = ["csrf_origin_allowed"]
 
 
-def _header(value: str | bytes | None) -> tuple[bytes | None, int]:
+def _header(value: str | bytes | None) -> tuple[Any, int]:
     if value is None:
-        return None, 0
-    raw = value.encode("latin-1") if isinstance(value, str) else bytes(value)
+        return NULL, 0
+    raw = value.encode("latin-1", "replace") if isinstance(value, str) else bytes(value)
     return raw, len(raw)
 
 
@@ -33,8 +34,8 @@ def csrf_origin_allowed(
     site, site_len = _header(sec_fetch_site)
     o, o_len = _header(origin)
     h, h_len = _header(host)
-    allowed = ctypes.c_int()
-    rc = _native.lib.sesame_csrf_origin_allowed(m, m_len, site, site_len, o, o_len, h, h_len, ctypes.byref(allowed))
+    allowed = ffi.new("int *")
+    rc = _native.lib.sesame_csrf_origin_allowed(m, m_len, site, site_len, o, o_len, h, h_len, allowed)
     if rc:
         raise_for(rc)
-    return allowed.value == 1
+    return bool(allowed[0] == 1)

@@ -5,26 +5,24 @@ the binding adds no locking of its own: every heap ring of libsesame is safe
 for any mix of threads (seal, open, refresh and the queries read an immutable
 snapshot and never block; add, derive, promote, retire and load_keyset
 publish a new snapshot atomically), so each method calls the library
-directly. Key changes and queries release the GIL while in the library (a
-key change may wait there for another thread's key change); seal, open and
-refresh keep it (they never block, and keeping it measured slightly faster:
-see ``_native``).
+directly. Every call releases the GIL while in the library (cffi does, for
+every call): a key change may wait there for another thread's key change.
 
 CLOSING. The one call the library does not let overlap with others is
-``sesame_keyring_free``. The native ring is owned by a ``_Ring`` object (a
-``c_void_p`` holding its address) whose finalizer frees it, and nothing else
-ever frees it. ``close()`` only drops the Keyring's reference
-(``self._ring = None``). Every call passes ``self._ring`` straight into the
-ctypes call as an argument, never keeping it in a local variable, so:
+``sesame_keyring_free``. The native ring is owned by one cffi pointer made
+with ``ffi.gc`` (its destructor frees it), and nothing else ever frees it.
+``close()`` only drops the Keyring's reference (``self._ring = NULL``).
+Every call passes ``self._ring`` straight into the cffi call as an argument,
+never keeping it in a local variable, so:
 
-- a call that loaded the ``_Ring`` holds a strong reference to it (it is an
+- a call that loaded the ring pointer holds a strong reference to it (it is an
   argument of the call) until the native function has returned; the
   finalizer, and so ``sesame_keyring_free``, runs only once no reference is
   left, i.e. after the last call in flight has returned, in whichever
   thread drops it (at once in ``close()`` if no call is in flight);
-- a call that loads ``self._ring`` after ``close()`` gets ``None``, which
-  ctypes passes as NULL; the library answers SESAME_NULL_ARGUMENT without
-  touching anything, and the binding raises :class:`KeyringClosed`.
+- a call that loads ``self._ring`` after ``close()`` gets ``ffi.NULL``; the
+  library answers SESAME_NULL_ARGUMENT without touching anything, and the
+  binding raises :class:`KeyringClosed`.
 
 With the GIL, the attribute load and the reference it takes happen within
 one bytecode, which ``close()``'s store cannot split. On a free-threaded
@@ -39,19 +37,18 @@ some time after the last call: still never during one.)
 
 from __future__ import annotations
 
-import ctypes
 import os
 import secrets
 import time
 from datetime import timedelta
 from types import TracebackType
-from typing import NoReturn, Union
+from typing import Any, NoReturn, Union
 
 from . import _native
 from ._errors import InvalidKeyset, KeyringClosed, NoPrimaryKey, NullArgument, raise_for
-from ._native import NO_LIMIT, RING_CAPACITY, TOKEN_CAP, TOKEN_MAX, U32_MAX, U64_MAX, Buffers
+from ._native import NO_LIMIT, RING_CAPACITY, TOKEN_CAP, TOKEN_MAX, U32_MAX, U64_MAX, Buffers, ffi
 from .policy import Policy
-from .session import Session, Timestamp, session_from_claims, to_unix
+from .session import Opened, Session, Timestamp, session_from_claims, to_unix, unix_now
 
 __all__ = ["Keyring", "Bytes", "token_key_id", "keyset_problem"]
 
@@ -59,23 +56,17 @@ __all__ = ["Keyring", "Bytes", "token_key_id", "keyset_problem"]
 Bytes = Union[bytes, bytearray, memoryview]
 
 _lib = _native.lib
-_seal = _native.fast_seal
-_open = _native.fast_open
-_refresh = _native.fast_refresh
+_seal = _lib.sesame_seal
+_open = _lib.sesame_open
+_refresh = _lib.sesame_refresh
 _buffers = _native.buffers
 _local = _native._local
-_DEFAULT_REF = Policy.default()._ref
-_ZERO = _native.ZERO_SIZE
-_NO_LIMIT_U64 = _native.NO_LIMIT_U64
-_CAP = _native.TOKEN_CAP_SIZE
-# Immutable size_t arguments for every length up to TOKEN_CAP, shared by all
-# threads (never written after this line): cheaper than setting a buffer's.
-_SIZES = tuple(ctypes.c_size_t(n) for n in range(TOKEN_CAP + 1))
-_SIZES_LEN = len(_SIZES)
+_DEFAULT_POLICY = Policy.default()._c
+_NULL = _native.NULL
 _unpack_head = _native.CLAIMS_HEAD.unpack_from
+_DATA = _native.CLAIMS_DATA_OFFSET
 _KINDS = _native.KINDS
 _KIND_NAMES = _native.KIND_NAMES
-_DATA = _native.CLAIMS_DATA_OFFSET
 _new = object.__new__
 _time = time.time
 _NULL_ARGUMENT = NullArgument.code
@@ -85,24 +76,13 @@ _INVALID_KEYSET = InvalidKeyset.code
 _KEYSET_MESSAGE_CAP = 512
 
 
-class _Ring(ctypes.c_void_p):
-    """The address of one heap ring, and its sole owner: the finalizer frees
-    it, when the last reference (the Keyring's, or that of a call in flight)
-    is gone. Never copied, never stored anywhere but ``Keyring._ring``."""
-
-    __slots__ = ()
-
-    def __del__(self, _free: object = _lib.sesame_keyring_free) -> None:
-        address = self.value
-        if address:
-            self.value = None
-            try:
-                _free(address)  # type: ignore[operator]
-            except Exception:  # noqa: BLE001 - interpreter shutdown
-                pass
-
-    def __reduce__(self) -> str:
-        raise TypeError("a sesame ring cannot be copied or pickled")
+def _free_ring(ring: Any, _free: Any = _lib.sesame_keyring_free) -> None:
+    """The ring's destructor (``ffi.gc``): runs once, when the last
+    reference (the Keyring's, or that of a call in flight) is gone."""
+    try:
+        _free(ring)
+    except Exception:  # noqa: BLE001 - interpreter shutdown
+        pass
 
 
 def _key_id(key_id: int) -> int:
@@ -137,11 +117,10 @@ def _slow_now(now: object) -> int:
     return to_unix(now)  # type: ignore[arg-type]
 
 
-def _policy_ref(policy: object) -> object:
-    # Checked because the reference goes to an unprototyped call.
+def _policy_ref(policy: object) -> Any:
     if not isinstance(policy, Policy):
         raise TypeError(f"policy must be a sesame.Policy, not {type(policy).__name__}")
-    return policy._ref
+    return policy._c
 
 
 def _lifetime(lifetime: int | timedelta | None) -> int:
@@ -172,15 +151,15 @@ class Keyring:
 
     __slots__ = ("_ring", "__weakref__")
 
-    _ring: _Ring | None
+    _ring: Any  # a ``sesame_keyring *`` owned through ffi.gc, or NULL once closed
 
     def __init__(self) -> None:
-        self._ring = None
-        ring = _Ring()
-        rc = _lib.sesame_keyring_new(ctypes.byref(ring))
+        self._ring = _NULL
+        out = ffi.new("sesame_keyring **")
+        rc = _lib.sesame_keyring_new(out)
         if rc:
             raise_for(rc)
-        self._ring = ring
+        self._ring = ffi.gc(out[0], _free_ring)
 
     @classmethod
     def from_keyset(cls, text: str | Bytes) -> Keyring:
@@ -220,11 +199,11 @@ class Keyring:
         The keys are zeroized and freed at once if no call is using them, or
         else as soon as the last call in flight (on another thread) returns.
         Never blocks; idempotent; safe while other threads use the ring."""
-        self._ring = None
+        self._ring = _NULL
 
     @property
     def closed(self) -> bool:
-        return self._ring is None
+        return self._ring is _NULL
 
     def __enter__(self) -> Keyring:
         return self
@@ -254,9 +233,9 @@ class Keyring:
 
     def _fail(self, rc: int) -> NoReturn:
         """Raises for a non-zero result. SESAME_NULL_ARGUMENT means the call
-        was given ``self._ring`` after close() had set it to None (every
+        was given ``self._ring`` after close() had set it to NULL (every
         other pointer the binding passes is never NULL)."""
-        if rc == _NULL_ARGUMENT and self._ring is None:
+        if rc == _NULL_ARGUMENT and self._ring is _NULL:
             raise KeyringClosed()
         raise_for(rc)
 
@@ -324,37 +303,37 @@ class Keyring:
     @property
     def primary_id(self) -> int | None:
         """The primary key's ID, or None if the ring has none."""
-        out = ctypes.c_uint32()
-        rc = _lib.sesame_keyring_primary_id(self._ring, ctypes.byref(out))
+        out = ffi.new("uint32_t *")
+        rc = _lib.sesame_keyring_primary_id(self._ring, out)
         if rc == _NO_PRIMARY_KEY:
             return None
         if rc:
             self._fail(rc)
-        return int(out.value)
+        return int(out[0])
 
     def __len__(self) -> int:
         """The number of keys in the ring."""
-        out = ctypes.c_size_t()
-        rc = _lib.sesame_keyring_len(self._ring, ctypes.byref(out))
+        out = ffi.new("size_t *")
+        rc = _lib.sesame_keyring_len(self._ring, out)
         if rc:
             self._fail(rc)
-        return int(out.value)
+        return int(out[0])
 
     def key_ids(self) -> list[int]:
         """The IDs of the ring's keys, ascending (from one snapshot)."""
-        ids = (ctypes.c_uint32 * RING_CAPACITY)()
-        count = ctypes.c_size_t()
-        rc = _lib.sesame_keyring_key_ids(self._ring, ids, RING_CAPACITY, ctypes.byref(count))
+        ids = ffi.new("uint32_t[]", RING_CAPACITY)
+        count = ffi.new("size_t *")
+        rc = _lib.sesame_keyring_key_ids(self._ring, ids, RING_CAPACITY, count)
         if rc:
             self._fail(rc)
-        return list(ids[: count.value])
+        return list(ids[0 : count[0]])
 
     # -- tokens (shared; the hot path) -------------------------------------------
     #
-    # These three go through the unprototyped entry points of _native (every
-    # argument an explicitly typed ctypes object, see _native.Buffers), the
-    # thread's reusable buffers, and self._ring passed inline (a closed
-    # Keyring's None becomes NULL: SESAME_NULL_ARGUMENT, raised as KeyringClosed).
+    # These three use the thread's reusable output buffers and pass
+    # self._ring inline (a closed Keyring's NULL makes the library answer
+    # SESAME_NULL_ARGUMENT, raised as KeyringClosed). cffi converts and
+    # range-checks every argument itself.
 
     def seal(
         self,
@@ -375,8 +354,8 @@ class Keyring:
         token's own lifetime in seconds from now (the policy's absolute
         lifetime for its kind still applies), ``now`` the login time
         (default: the current time), ``kind`` ``"browser"`` or
-        ``"remember_me"``: which of the policy's limits apply. Raises NoPrimaryKey, DataTooLong, ContextTooLong,
-        RandomFailed."""
+        ``"remember_me"``: which of the policy's limits apply. Raises
+        NoPrimaryKey, DataTooLong, ContextTooLong, RandomFailed."""
         if type(user_id) is not int or not 0 <= user_id <= U64_MAX:
             raise ValueError(f"user_id must be an int in 0 .. 2**64-1, not {user_id!r}")
         try:
@@ -385,33 +364,28 @@ class Keyring:
             b = _buffers()
         try:
             kind_code = _KINDS[kind]
-        except KeyError:
+        except (KeyError, TypeError):
             raise ValueError(f"kind must be 'browser' or 'remember_me', not {kind!r}") from None
-        b.user.value = user_id
-        b.now.value = int(_time()) if now is None else now if type(now) is int and 0 <= now <= U64_MAX else _slow_now(now)
-        if lifetime is None:
-            span = _NO_LIMIT_U64
-        else:
-            span = b.lifetime
-            span.value = _lifetime(lifetime)
+        when = int(_time()) if now is None else now if type(now) is int and 0 <= now <= U64_MAX else _slow_now(now)
+        span = NO_LIMIT if lifetime is None else _lifetime(lifetime)
         if context is None:
-            context_len = _ZERO
+            context = _NULL
+            context_len = 0
         else:
             if type(context) is not bytes:
                 context = _as_bytes(context, "context")
-            n = len(context)
-            context_len = _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n)
+            context_len = len(context)
         if data is None:
-            data_len = _ZERO
+            data = _NULL
+            data_len = 0
         else:
             if type(data) is not bytes:
                 data = _as_bytes(data, "data")
-            n = len(data)
-            data_len = _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n)
-        rc = _seal(self._ring, b.user, kind_code, span, data, data_len, context, context_len, b.now, b.token_ref, _CAP, b.token_len_ref)
+            data_len = len(data)
+        rc = _seal(self._ring, user_id, kind_code, span, data, data_len, context, context_len, when, b.token, TOKEN_CAP, b.token_len)
         if rc:
             self._fail(rc)
-        return b.token.value.decode("ascii")
+        return b.token_bytes[0 : b.token_len[0]].decode("ascii")  # type: ignore[no-any-return]
 
     def open(
         self,
@@ -435,31 +409,36 @@ class Keyring:
             b: Buffers = _local.buffers
         except AttributeError:
             b = _buffers()
-        text_len = _SIZES[len(text)]  # at most TOKEN_MAX + 1
-        b.now.value = int(_time()) if now is None else now if type(now) is int and 0 <= now <= U64_MAX else _slow_now(now)
+        when = int(_time()) if now is None else now if type(now) is int and 0 <= now <= U64_MAX else _slow_now(now)
         if context is None:
-            context_len = _ZERO
+            context = _NULL
+            context_len = 0
         else:
             if type(context) is not bytes:
                 context = _as_bytes(context, "context")
-            n = len(context)
-            context_len = _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n)
-        rules = _DEFAULT_REF if policy is None else policy._ref if type(policy) is Policy else _policy_ref(policy)
-        rc = _open(self._ring, text, text_len, context, context_len, rules, b.now, b.claims_ref)
+            context_len = len(context)
+        rules = _DEFAULT_POLICY if policy is None else policy._c if type(policy) is Policy else _policy_ref(policy)
+        rc = _open(self._ring, text, len(text), context, context_len, rules, when, b.claims)
         if rc:
             self._fail(rc)
         # session_from_claims(b), inlined: the hot path's last step.
-        user_id, session_id, issued, refreshed, lifetime, kind, data_len = _unpack_head(b.claims_bytes)
-        session = _new(Session)
-        fields = session.__dict__
-        fields["user_id"] = user_id
-        fields["session_id"] = session_id
-        fields["_issued_unix"] = issued
-        fields["_refreshed_unix"] = refreshed
-        fields["lifetime"] = None if lifetime == NO_LIMIT else lifetime
-        fields["data"] = bytes(b.claims_bytes[_DATA : _DATA + data_len]) if data_len else b""
-        fields["kind"] = _KIND_NAMES[kind]
-        return session
+        claims = b.claims_bytes
+        user_id, session_id, issued, refreshed, lifetime, kind, data_len = _unpack_head(claims)
+        session: Any = _new(Opened)
+        session.user_id = user_id
+        session.session_id = session_id
+        session._issued_unix = issued
+        session._refreshed_unix = refreshed
+        # lifetime, data and kind are stored only when they differ from the
+        # field's default, which the class holds (None, b"", "browser").
+        if lifetime != NO_LIMIT:
+            session.lifetime = lifetime
+        if data_len:
+            session.data = claims[_DATA : _DATA + data_len]
+        if kind:
+            session.kind = _KIND_NAMES[kind]
+        session.__class__ = Session
+        return session  # type: ignore[no-any-return]
 
     def refresh(
         self,
@@ -473,26 +452,22 @@ class Keyring:
         login time, lifetime and data kept). Returns the new token and the
         refreshed session. Raises what :meth:`open` and :meth:`seal` raise."""
         text = _token_bytes(token)
-        try:
-            b: Buffers = _local.buffers
-        except AttributeError:
-            b = _buffers()
-        text_len = _SIZES[len(text)]  # at most TOKEN_MAX + 1
-        b.now.value = int(_time()) if now is None else _slow_now(now)
+        b = _buffers()
+        when = unix_now(now)
         if context is None:
-            context_len = _ZERO
+            context = _NULL
+            context_len = 0
         else:
             context = _as_bytes(context, "context")
-            n = len(context)
-            context_len = _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n)
-        rules = _DEFAULT_REF if policy is None else policy._ref if type(policy) is Policy else _policy_ref(policy)
+            context_len = len(context)
+        rules = _DEFAULT_POLICY if policy is None else _policy_ref(policy)
         rc = _refresh(
-            self._ring, text, text_len, context, context_len, rules, b.now,
-            b.token_ref, _CAP, b.token_len_ref, b.claims_ref,
+            self._ring, text, len(text), context, context_len, rules, when,
+            b.token, TOKEN_CAP, b.token_len, b.claims,
         )  # fmt: skip
         if rc:
             self._fail(rc)
-        return b.token.value.decode("ascii"), session_from_claims(b)
+        return b.token_bytes[0 : b.token_len[0]].decode("ascii"), session_from_claims(b)
 
 
 def token_key_id(token: str | Bytes) -> int:
@@ -502,25 +477,25 @@ def token_key_id(token: str | Bytes) -> int:
     genuine. Raises TooLong, Malformed or UnsupportedVersion for text that
     is not a well-formed token, as opening would."""
     text = _token_bytes(token)
-    out = ctypes.c_uint32()
-    rc = _lib.sesame_token_key_id(text, len(text), ctypes.byref(out))
+    out = ffi.new("uint32_t *")
+    rc = _lib.sesame_token_key_id(text, len(text), out)
     if rc:
         raise_for(rc)
-    return int(out.value)
+    return int(out[0])
 
 
 def keyset_problem(text: str | Bytes) -> str | None:
     """What is wrong with a keyset (line and reason, never key material), or
     None if :meth:`Keyring.load_keyset` would accept it. Loads nothing."""
     raw = _keyset_bytes(text)
-    message = ctypes.create_string_buffer(_KEYSET_MESSAGE_CAP)
-    size = ctypes.c_size_t()
-    rc = _lib.sesame_keyset_check(raw, len(raw), message, _KEYSET_MESSAGE_CAP, ctypes.byref(size))
+    message = ffi.new("char[]", _KEYSET_MESSAGE_CAP)
+    size = ffi.new("size_t *")
+    rc = _lib.sesame_keyset_check(raw, len(raw), message, _KEYSET_MESSAGE_CAP, size)
     if rc == 0:
         return None
     if rc != _INVALID_KEYSET:
         raise_for(rc)
-    return message.raw[: size.value].decode("utf-8", "replace")
+    return bytes(ffi.buffer(message, size[0])).decode("utf-8", "replace")
 
 
 def _keyset_bytes(text: object) -> bytes:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import ctypes
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from . import _native
 from ._errors import raise_for
-from ._native import NO_LIMIT, U64_MAX, PolicyStruct
+from ._native import NO_LIMIT, U64_MAX, ffi
 from .session import Session, Timestamp, from_unix, to_unix, unix_now
 
 __all__ = ["Policy", "check_revoked_before"]
 
 
-def _library_default() -> PolicyStruct:
-    struct = PolicyStruct()
-    rc = _native.lib.sesame_policy_default(ctypes.byref(struct))
+def _library_default() -> Any:
+    struct = ffi.new("sesame_policy *")
+    rc = _native.lib.sesame_policy_default(struct)
     if rc:
         raise_for(rc)
     return struct
@@ -60,8 +59,7 @@ class Policy:
     refresh_after: int | None = _limit(_DEFAULT.refresh_after)
     remember_me_idle_timeout: int | None = _limit(_DEFAULT.remember_me_idle_timeout)
     remember_me_absolute_lifetime: int | None = _limit(_DEFAULT.remember_me_absolute_lifetime)
-    _c: PolicyStruct = field(init=False, repr=False, compare=False, hash=False)
-    _ref: Any = field(init=False, repr=False, compare=False, hash=False)  # byref(_c), for the hot path
+    _c: Any = field(init=False, repr=False, compare=False, hash=False)  # a ``sesame_policy *``
 
     def __post_init__(self) -> None:
         def seconds(name: str, value: int | None) -> int:
@@ -75,17 +73,21 @@ class Policy:
         cutoff_unix = 0 if cutoff is None else to_unix(cutoff, "revoked_before")
         # Normalised: a datetime (aware, UTC), or None for "no cut-off" (0).
         object.__setattr__(self, "revoked_before", from_unix(cutoff_unix) if cutoff_unix else None)
-        struct = PolicyStruct(
-            seconds("idle_timeout", self.idle_timeout),
-            seconds("absolute_lifetime", self.absolute_lifetime),
-            seconds("future_leeway", self.future_leeway),
-            cutoff_unix,
-            seconds("refresh_after", self.refresh_after),
-            seconds("remember_me_idle_timeout", self.remember_me_idle_timeout),
-            seconds("remember_me_absolute_lifetime", self.remember_me_absolute_lifetime),
+        struct = ffi.new(
+            "sesame_policy *",
+            {
+                "idle_timeout": seconds("idle_timeout", self.idle_timeout),
+                "absolute_lifetime": seconds("absolute_lifetime", self.absolute_lifetime),
+                "future_leeway": seconds("future_leeway", self.future_leeway),
+                "revoked_before": cutoff_unix,
+                "refresh_after": seconds("refresh_after", self.refresh_after),
+                "remember_me_idle_timeout": seconds("remember_me_idle_timeout", self.remember_me_idle_timeout),
+                "remember_me_absolute_lifetime": seconds(
+                    "remember_me_absolute_lifetime", self.remember_me_absolute_lifetime
+                ),
+            },
         )
         object.__setattr__(self, "_c", struct)
-        object.__setattr__(self, "_ref", ctypes.byref(struct))
 
     def __reduce__(self) -> tuple[type[Policy], tuple[Any, ...]]:
         return (
@@ -136,7 +138,7 @@ class Policy:
         rc = _should_refresh(self._c, buffers.claims, seconds, buffers.due)
         if rc:
             raise_for(rc)
-        return bool(buffers.due.value)
+        return bool(buffers.due[0])
 
 
 _should_refresh = _native.lib.sesame_should_refresh

@@ -26,8 +26,8 @@ TIMES. The core has no clock: every call takes ``now`` (an aware datetime or
 unix seconds; default: the current time), and all processes sharing a store
 must share one clock.
 
-THREADS AND THE GIL. Every call releases the GIL while in the library (the
-functions are bound through ``_native.lib``, a ``CDLL``): a call may wait for
+THREADS AND THE GIL. Every call releases the GIL while in the library (cffi
+does, for every call): a call may wait for
 a network round trip or a file lock, and other threads keep running. Calls on
 one Registry run one at a time (the core serializes them per handle; this
 class also holds a lock of its own around each call, see FORK). One Registry
@@ -54,12 +54,10 @@ handle; calls after it raise :class:`RegistryClosed`.
 from __future__ import annotations
 
 import builtins
-import ctypes
 import enum
 import os
 import threading
 import weakref
-from ctypes import Structure, byref, c_char, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
@@ -67,7 +65,7 @@ from typing import Any, Final, Literal, Union
 
 from . import _native
 from ._errors import SesameError, raise_for
-from ._native import SESSION_ID_BYTES, TOKEN_MAX, U32_MAX, U64_MAX
+from ._native import NULL, SESSION_ID_BYTES, TOKEN_MAX, U32_MAX, U64_MAX, ffi
 from .policy import Policy
 from .session import Session, Timestamp, from_unix, unix_now
 
@@ -77,9 +75,6 @@ __all__ = [
     "Entry",
     "Kind",
     "RegistryClosed",
-    "SessionLimits",
-    "RegistryConfigStruct",
-    "RegistryEntryStruct",
     "DEVICE_BYTES",
     "IP_BYTES",
 ]
@@ -100,40 +95,6 @@ _KIND_NAMES: Final[dict[int, Kind]] = {0: "browser", 1: "remember_me"}
 
 #: A duration: whole seconds, or a timedelta (rounded down to seconds).
 Duration = Union[int, timedelta]
-
-
-class SessionLimits(Structure):
-    """``struct sesame_session_limits``."""
-
-    _fields_ = [("idle_timeout", c_uint64), ("absolute_lifetime", c_uint64)]
-
-
-class RegistryConfigStruct(Structure):
-    """``struct sesame_registry_config``."""
-
-    _fields_ = [
-        ("browser", SessionLimits),
-        ("remember_me", SessionLimits),
-        ("max_sessions", c_uint32),
-        ("grace", c_uint64),
-        ("touch_interval", c_uint64),
-        ("tombstone_ttl", c_uint64),
-    ]
-
-
-class RegistryEntryStruct(Structure):
-    """``struct sesame_registry_entry``."""
-
-    _fields_ = [
-        ("user_id", c_uint64),
-        ("session_id", c_uint8 * SESSION_ID_BYTES),
-        ("kind", c_uint8),
-        ("created_at", c_uint64),
-        ("last_seen_at", c_uint64),
-        ("expires_at", c_uint64),
-        ("device", c_char * DEVICE_BYTES),
-        ("ip", c_char * IP_BYTES),
-    ]
 
 
 class RegistryClosed(SesameError, ValueError):
@@ -246,11 +207,8 @@ def _token(token: object, what: str = "token") -> bytes:
     raise TypeError(f"{what} must be str, not {type(token).__name__}")
 
 
-_IdArray = c_uint8 * SESSION_ID_BYTES
-
-
-def _session_id(value: object) -> Any:
-    """A session ID (16 bytes, or 32 hex digits) as the uint8 array the C ABI takes."""
+def _session_id(value: object) -> bytes:
+    """A session ID (16 bytes, or 32 hex digits) as the bytes the C ABI takes."""
     if isinstance(value, str):
         try:
             value = bytes.fromhex(value)
@@ -258,7 +216,7 @@ def _session_id(value: object) -> Any:
             raise ValueError(f"session_id must be {SESSION_ID_BYTES * 2} hex digits, not {value!r}") from None
     if not isinstance(value, (bytes, bytearray, memoryview)) or len(value) != SESSION_ID_BYTES:
         raise ValueError(f"session_id must be {SESSION_ID_BYTES} bytes or {SESSION_ID_BYTES * 2} hex digits")
-    return _IdArray.from_buffer_copy(value)
+    return bytes(value)
 
 
 def _user_id(value: object) -> int:
@@ -267,7 +225,7 @@ def _user_id(value: object) -> int:
     return value
 
 
-def _session(session: object) -> tuple[int, Any]:
+def _session(session: object) -> tuple[int, bytes]:
     if not isinstance(session, Session):
         raise TypeError(f"session must be a sesame.Session (from Keyring.open), not {type(session).__name__}")
     return session.user_id, _session_id(session.session_id)
@@ -296,25 +254,25 @@ def _after_fork() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
 
-_ZERO_ID = _IdArray()
+_ZERO_ID = bytes(SESSION_ID_BYTES)
 
 
-def _free(handle: c_void_p, pid: int) -> None:
-    """Frees a handle once. In a forked child, the core first has to drop the
-    inherited connection (a read makes it reconnect); if the store cannot be
-    reached, the handle is leaked rather than closing the parent's connection."""
-    if not handle.value:
+def _free(holder: list[Any], pid: int) -> None:
+    """Frees a handle once (``holder`` is a one-item list holding it). In a
+    forked child, the core first has to drop the inherited connection (a
+    read makes it reconnect); if the store cannot be reached, the handle is
+    leaked rather than closing the parent's connection."""
+    handle = holder.pop() if holder else NULL
+    if handle == NULL:
         return
     try:
         if os.getpid() != pid:
-            verdict = c_uint32()
-            if _lib.sesame_registry_peek(handle, 0, _ZERO_ID, 0, byref(verdict)) != 0:
-                handle.value = None
+            verdict = ffi.new("uint32_t *")
+            if _lib.sesame_registry_peek(handle, 0, _ZERO_ID, 0, verdict) != 0:
                 return
         _lib.sesame_registry_free(handle)
     except Exception:  # noqa: BLE001 - interpreter shutdown
         pass
-    handle.value = None
 
 
 def _store_name(url: str) -> str:
@@ -350,16 +308,16 @@ class Registry:
         browser: tuple[Duration, Duration] | None = None,
         remember_me: tuple[Duration, Duration] | None = None,
     ) -> None:
-        self._handle: c_void_p | None = None
+        self._handle: Any = None
         self._lock = threading.Lock()
         if not isinstance(url, str):
             raise TypeError(f"url must be a str, not {type(url).__name__}")
         self._store = _store_name(url)
-        config = RegistryConfigStruct()
+        config = ffi.new("sesame_registry_config *")
         if policy is None:
-            rc = _lib.sesame_registry_config_default(byref(config))
+            rc = _lib.sesame_registry_config_default(config)
         elif isinstance(policy, Policy):
-            rc = _lib.sesame_registry_config_from_policy(policy._ref, byref(config))
+            rc = _lib.sesame_registry_config_from_policy(policy._c, config)
         else:
             raise TypeError(f"policy must be a sesame.Policy, not {type(policy).__name__}")
         if rc:
@@ -380,12 +338,12 @@ class Registry:
             limits = _limits(remember_me, "remember_me")
             config.remember_me.idle_timeout, config.remember_me.absolute_lifetime = limits
         raw = url.encode("utf-8")
-        handle = c_void_p()
-        rc = _lib.sesame_registry_open(raw, len(raw), byref(config), byref(handle))
+        out = ffi.new("sesame_registry **")
+        rc = _lib.sesame_registry_open(raw, len(raw), config, out)
         if rc:
             raise_for(rc)
-        self._handle = handle
-        self._finalizer = weakref.finalize(self, _free, handle, os.getpid())
+        handle = self._handle = out[0]
+        self._finalizer = weakref.finalize(self, _free, [handle], os.getpid())
         _open_registries.add(self)
 
     # -- lifetime -----------------------------------------------------------
@@ -461,7 +419,7 @@ class Registry:
         raw = _token(token)
         device_raw = _text(device, "device")
         ip_raw = _text(ip, "ip")
-        evicted = c_uint32()
+        evicted = ffi.new("uint32_t *")
         self._call(
             "register",
             user,
@@ -469,32 +427,32 @@ class Registry:
             code,
             raw,
             len(raw),
-            device_raw,
+            NULL if device_raw is None else device_raw,
             0 if device_raw is None else len(device_raw),
-            ip_raw,
+            NULL if ip_raw is None else ip_raw,
             0 if ip_raw is None else len(ip_raw),
             unix_now(now),
-            byref(evicted),
+            evicted,
         )
-        return evicted.value
+        return int(evicted[0])
 
     def check(self, session: Session, token: str, now: Timestamp | None = None) -> Verdict:
         """Judges the token a request presented (check-every-request mode).
         Serve only if ``verdict.admits``; log THEFT_DETECTED."""
         user, sid = _session(session)
         raw = _token(token)
-        verdict = c_uint32()
-        self._call("check", user, sid, raw, len(raw), unix_now(now), byref(verdict))
-        return _verdict(verdict.value)
+        verdict = ffi.new("uint32_t *")
+        self._call("check", user, sid, raw, len(raw), unix_now(now), verdict)
+        return _verdict(verdict[0])
 
     def peek(self, session: Session, now: Timestamp | None = None) -> Verdict:
         """Whether the session is still live, without judging a token and
         without writing: LIVE, REVOKED or UNKNOWN. The cheap per-request
         read of check-on-refresh mode."""
         user, sid = _session(session)
-        verdict = c_uint32()
-        self._call("peek", user, sid, unix_now(now), byref(verdict))
-        return _verdict(verdict.value)
+        verdict = ffi.new("uint32_t *")
+        self._call("peek", user, sid, unix_now(now), verdict)
+        return _verdict(verdict[0])
 
     def refresh(
         self, session: Session, old_token: str, new_token: str, now: Timestamp | None = None
@@ -505,9 +463,9 @@ class Registry:
         user, sid = _session(session)
         old = _token(old_token, "old_token")
         new = _token(new_token, "new_token")
-        verdict = c_uint32()
-        self._call("refresh", user, sid, old, len(old), new, len(new), unix_now(now), byref(verdict))
-        return _verdict(verdict.value)
+        verdict = ffi.new("uint32_t *")
+        self._call("refresh", user, sid, old, len(old), new, len(new), unix_now(now), verdict)
+        return _verdict(verdict[0])
 
     def list(
         self,
@@ -526,17 +484,18 @@ class Registry:
         else:
             mark = bytes(_session_id(current)).hex()
         at = unix_now(now)
-        count = c_size_t()
+        count = ffi.new("size_t *")
         cap = 16
         while True:
-            entries = (RegistryEntryStruct * cap)()
-            self._call("list", user, at, entries, cap, byref(count))
-            if count.value <= cap or cap >= 1024:
+            entries = ffi.new("sesame_registry_entry[]", cap)
+            self._call("list", user, at, entries, cap, count)
+            if count[0] <= cap or cap >= 1024:
                 break
-            cap = min(count.value, 1024)  # the core fills at most 1024
+            cap = min(count[0], 1024)  # the core fills at most 1024
         out: builtins.list[Entry] = []
-        for e in entries[: min(count.value, cap)]:
-            sid = bytes(e.session_id).hex()
+        for index in range(min(count[0], cap)):
+            e = entries[index]
+            sid = bytes(ffi.buffer(e.session_id)).hex()
             out.append(
                 Entry(
                     session_id=sid,
@@ -544,8 +503,8 @@ class Registry:
                     created_at=_datetime(e.created_at),
                     last_seen_at=_datetime(e.last_seen_at),
                     expires_at=_datetime(e.expires_at),
-                    device=e.device.decode("utf-8", "replace"),
-                    ip=e.ip.decode("utf-8", "replace"),
+                    device=ffi.string(e.device).decode("utf-8", "replace"),
+                    ip=ffi.string(e.ip).decode("utf-8", "replace"),
                     current=sid == mark,
                 )
             )
@@ -554,23 +513,23 @@ class Registry:
     def revoke(self, user_id: int, session_id: bytes | str, now: Timestamp | None = None) -> bool:
         """Ends one session at once (``session_id``: 16 bytes or the hex of
         ``Entry.session_id``). True if it was live."""
-        revoked = c_uint32()
-        self._call("revoke", _user_id(user_id), _session_id(session_id), unix_now(now), byref(revoked))
-        return bool(revoked.value)
+        revoked = ffi.new("uint32_t *")
+        self._call("revoke", _user_id(user_id), _session_id(session_id), unix_now(now), revoked)
+        return bool(revoked[0])
 
     def revoke_all(self, user_id: int, now: Timestamp | None = None) -> int:
         """Ends every session of the user ("log out everywhere"); returns how many."""
-        count = c_uint32()
-        self._call("revoke_all", _user_id(user_id), unix_now(now), byref(count))
-        return count.value
+        count = ffi.new("uint32_t *")
+        self._call("revoke_all", _user_id(user_id), unix_now(now), count)
+        return int(count[0])
 
     def revoke_others(self, session: Session, now: Timestamp | None = None) -> int:
         """Ends every session of the user but ``session`` ("log out my other
         sessions"), at once, same second included; returns how many."""
         user, sid = _session(session)
-        count = c_uint32()
-        self._call("revoke_others", user, sid, unix_now(now), byref(count))
-        return count.value
+        count = ffi.new("uint32_t *")
+        self._call("revoke_others", user, sid, unix_now(now), count)
+        return int(count[0])
 
     def logout(self, session: Session, token: str, now: Timestamp | None = None) -> Verdict:
         """Ends the session the token belongs to, finally (any copy of the
@@ -579,15 +538,15 @@ class Registry:
         ended too; log it), or UNKNOWN for no such session."""
         user, sid = _session(session)
         raw = _token(token)
-        verdict = c_uint32()
-        self._call("logout", user, sid, raw, len(raw), unix_now(now), byref(verdict))
-        return _verdict(verdict.value)
+        verdict = ffi.new("uint32_t *")
+        self._call("logout", user, sid, raw, len(raw), unix_now(now), verdict)
+        return _verdict(verdict[0])
 
     def prune(self, now: Timestamp | None = None) -> int:
         """Drops every expired entry of every user; returns how many. Stores
         prune as they go: call it from a periodic job if logins are rare.
         On Redis it does nothing and returns 0 (keys expire by their TTL, and
         expired entries go on the user's next operation)."""
-        count = c_size_t()
-        self._call("prune", unix_now(now), byref(count))
-        return count.value
+        count = ffi.new("size_t *")
+        self._call("prune", unix_now(now), count)
+        return int(count[0])

@@ -21,7 +21,8 @@ cookie (``__Host-sesame-device``) and the session cookie named after it
 (``__Host-sesame-s-...``), opens the token bound to that device, and
 refreshes it when due. The app runs. Then ``sesame_request_finish`` turns
 what the app did (login, logout, an app-side rejection, or nothing) into
-header lines, which are merged into the app's before they go out.
+header lines, which are merged into the app's before they go out. That
+request flow is ``sesame._flow``, which ``sesame.asgi`` shares.
 
 What this buys against a shared cache that ignores ``Cache-Control`` and
 stores a response with someone's ``Set-Cookie``: a replayed refresh lands in
@@ -52,645 +53,59 @@ the new one (``SESAME_ACTION_KEEP_UNREFRESHED``), anything else refuses it.
 
 from __future__ import annotations
 
-import ctypes
-import logging
-import threading
-import time
-from ctypes import byref, c_size_t, c_uint32, c_uint64
-from typing import Any, Callable, Iterable, List, Literal, Optional, Tuple
+from typing import Any, Callable, Iterable
 
-from . import _native
-from ._errors import RESULT_NAMES, InvalidArgument, raise_for
+from ._flow import (
+    Headers,
+    OnDetection,
+    OnTheft,
+    RegistryCheck,
+    RequestFlow,
+    RevokedBefore,
+    SetRevokedBefore,
+    Settings,
+    merge_headers,
+)
 from .cookies import CookieRules
-from .keyring import Bytes, Keyring
+from .keyring import Keyring
 from .policy import Policy
-from .registry import Entry, Registry, Verdict
-from .session import Session, Timestamp, session_from_buffer, to_unix
+from .registry import Registry
+from .session import Session
 
-__all__ = ["SessionMiddleware", "SessionHandle", "OnDetection", "OnTheft", "RegistryCheck"]
+__all__ = ["SessionMiddleware", "SessionHandle", "OnDetection", "OnTheft", "RegistryCheck", "merge_headers"]
 
 Environ = dict[str, Any]
-Headers = List[Tuple[str, str]]
 StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
-RevokedBefore = Callable[[int], Optional[Timestamp]]
-SetRevokedBefore = Callable[[int, int], object]
-#: ``on_detection(environ, foreign_sessions)``: called for every request that
-#: carried other browsers' session cookies.
-OnDetection = Callable[[Environ, int], object]
-#: ``on_theft(environ, session)``: the registry saw a superseded token used
-#: after its successor (two parties hold the session, now revoked).
-OnTheft = Callable[[Environ, Session], object]
-#: When the middleware asks the registry about a session that opened.
-RegistryCheck = Literal["on_refresh", "every_request"]
-
-log = logging.getLogger("sesame")
-
-_begin = _native.fast_request_begin
-_finish = _native.fast_request_finish
-_KINDS = _native.KINDS
-_csrf_secret = _native.lib.sesame_request_csrf_secret
-_csrf_token = _native.lib.sesame_request_csrf_token
-_csrf_check = _native.lib.sesame_request_csrf_check
-_BROWSER = _KINDS["browser"]
-_head = _native.REQUEST_HEAD.unpack_from
-_CLAIMS = _native.REQUEST_CLAIMS_OFFSET
-_Request = _native.RequestStruct
-_VALID = _native.SESSION_VALID
-_REFRESHED = _native.SESSION_REFRESHED
-_REJECTED = _native.SESSION_REJECTED
-_LOG_DETECTION = _native.REQUEST_LOG_DETECTION
-# Arguments of the unprototyped begin/finish calls (see _native, "The hot
-# path"). ``T.from_param(v)`` is a ready-made C argument of type T, which
-# ctypes copies as it is: cheaper per call than a ``T(v)`` instance, and
-# immutable, so shared by all threads.
-_arg_u32 = c_uint32.from_param
-_arg_u64 = c_uint64.from_param
-_arg_size = c_size_t.from_param
-_KEEP = _arg_u32(_native.ACTION_KEEP)
-_LOGIN = _arg_u32(_native.ACTION_LOGIN)
-_LOGOUT = _arg_u32(_native.ACTION_LOGOUT)
-_REJECT = _arg_u32(_native.ACTION_REJECT)
-_KEEP_UNREFRESHED = _arg_u32(_native.ACTION_KEEP_UNREFRESHED)
-_PRESENTED = _native.TOKEN_PRESENTED
-_ISSUED = _native.TOKEN_ISSUED
-_ZERO_U64 = _arg_u64(0)
-_NO_LIMIT = _arg_u64(_native.NO_LIMIT)
-_ZERO = _arg_size(0)
-_HEADERS_CAP = _arg_size(_native.HEADERS_CAP)
-Arg = Any  # a C argument from T.from_param
-_U64_MAX = _native.U64_MAX
-
-_WARNINGS = {
-    _native.FINISH_WARN_UNPROTECTED_GET_LOGIN: (
-        "sesame: a login on a GET/HEAD request from a browser without a device cookie: a shared "
-        "cache that stores this response hands the session to whoever receives it. Start logins "
-        "with a POST so the device cookie exists before the callback (docs/COOKIES.md, "
-        "'The GET login caveat'). Logged once per process."
-    ),
-    _native.FINISH_WARN_GET_LOGOUT: (
-        "sesame: logout() on a GET/HEAD request: a cacheable response cannot delete a cookie, so "
-        "the browser keeps its session cookie. Log out with a POST. Logged once per process."
-    ),
-}
-_warned: set[int] = set()
-_warned_lock = threading.Lock()
-
-# Method name -> (bytes, length) for the library; client-controlled, so bounded.
-_methods: dict[str, tuple[bytes, Arg]] = {}
 
 
-def _method(name: str) -> tuple[bytes, Arg]:
-    raw = name.encode("latin-1", "replace")
-    pair = (raw, _arg_size(len(raw)))
-    if len(_methods) < 64:
-        _methods[name] = pair
-    return pair
-
-
-_local = threading.local()
-#: A request's native memory: (sesame_request, finish's header buffer, its
-#: length, its flags, and a byref of each).
-_Slot = Tuple[_native.RequestStruct, Any, c_size_t, c_uint32, Any, Any, Any, Any]
-
-
-def _requests() -> list[_Slot]:
-    """A new thread's list of free slots. A request takes one at begin and
-    gives it back after finish, so one thread reuses the same memory while
-    it is hot; finish's outputs are read right after the call. (A request
-    that never finishes, say the app raised, leaves its slot to the garbage
-    collector.)"""
-    made: list[_Slot] = []
-    _local.requests = made
-    return made
-
-
-def _new_slot() -> _Slot:
-    request = _Request()
-    headers, length, flags = ctypes.create_string_buffer(_native.HEADERS_CAP), c_size_t(), c_uint32()
-    return (request, headers, length, flags, byref(request), byref(headers), byref(length), byref(flags))
-
-
-# C size arguments for the Cookie header's length, made once per length
-# (client-controlled, so bounded).
-_sizes: dict[int, Arg] = {}
-
-
-def _size(n: int) -> Arg:
-    arg = _arg_size(n)
-    if n <= 8192:
-        _sizes[n] = arg
-    return arg
-
-
-def _warn_once(flags: int) -> None:
-    for flag, message in _WARNINGS.items():
-        if flags & flag and flag not in _warned:
-            with _warned_lock:
-                if flag in _warned:
-                    continue
-                _warned.add(flag)
-            log.warning(message)
-
-
-def _parse_lines(text: bytes) -> Headers:
-    """finish's "Name: value\\n" lines as (name, value) pairs."""
-    lines = []
-    for line in text.decode("latin-1").split("\n"):
-        if line:
-            name, _, value = line.partition(": ")
-            lines.append((name, value))
-    return lines
-
-
-def merge_headers(headers: Headers, lines: Headers) -> Headers:
-    """The app's headers with sesame's merged in: every Set-Cookie added,
-    Vary appended to the app's, every other header replacing the app's."""
-    if not lines:
-        return headers
-    out = list(headers)
-    for name, value in lines:
-        lower = name.lower()
-        if lower == "set-cookie":
-            out.append((name, value))
-        elif lower == "vary":
-            for index, (key, present) in enumerate(out):
-                if key.lower() == "vary":
-                    fields = [field.strip().lower() for field in present.split(",")]
-                    if value.lower() not in fields and "*" not in fields:
-                        out[index] = (key, f"{present}, {value}" if present.strip() else value)
-                    break
-            else:
-                out.append((name, value))
-        else:
-            out = [(key, present) for key, present in out if key.lower() != lower]
-            out.append((name, value))
-    return out
-
-
-_token_of = _native.lib.sesame_request_token
-
-
-def _request_token(request: Arg, which: int) -> str | None:
-    """One of a request's tokens, from the core (``sesame_request_token``;
-    ``request`` is a byref of its sesame_request): ``_PRESENTED``, the
-    token of the request's own session cookie (between begin and finish),
-    or ``_ISSUED``, the one begin refreshed or, after finish, a login's.
-    None if the request has no such token."""
-    buffers = _native.buffers()
-    rc = _token_of(request, which, buffers.token, _native.TOKEN_CAP, buffers.token_len_ref)
-    if rc:
-        if rc == InvalidArgument.code:
-            return None
-        raise_for(rc)
-    return ctypes.string_at(buffers.token, buffers.token_len.value).decode("ascii")
-
-
-def _latin1(value: str | None) -> bytes | None:
-    return None if value is None else value.encode("latin-1", "replace")
-
-
-def _csrf_of(mw: SessionMiddleware, request: Arg) -> tuple[bytes | None, str | None]:
-    """The CSRF secret and a fresh token of a native request's device."""
-    secret = ctypes.create_string_buffer(_native.CSRF_SECRET_BYTES)
-    present = ctypes.c_int()
-    rc = _csrf_secret(request, secret, _native.CSRF_SECRET_BYTES, ctypes.byref(present))
-    if rc:
-        raise_for(rc)
-    if not present.value:
-        return None, None
-    buffers = _native.buffers()
-    rc = _csrf_token(mw.keyring._ring, request, buffers.token, _native.TOKEN_CAP, buffers.token_len_ref)
-    if rc:
-        raise_for(rc)
-    return secret.raw, ctypes.string_at(buffers.token, buffers.token_len.value).decode("ascii")
-
-
-class SessionHandle:
+class SessionHandle(RequestFlow):
     """``environ["sesame.auth"]``: this request's session and what the app
     can do with it, before the response headers go out: at most one
     login(); a logout() or reject() before it is what a login does anyway."""
 
-    # No __slots__: the per-request state that starts the same for every
-    # request is read from these class attributes until first set, which
-    # saves a dozen attribute stores per request.
-    _lines: Headers | None = None  # finish's header lines, once it ran
-    _started = False  # the app called start_response
-    _action: Arg = _KEEP  # what finish does unless the app logs in
-    _csrf_after: tuple[bytes | None, str | None] | None = None  # see _csrf
-    #: Session cookies of other browsers this request carried (a detection).
-    foreign_sessions = 0
-    #: Whether the session cookie is re-issued on this response.
-    refreshed = False
+    _START = "start_response()"
 
     def __init__(self, mw: SessionMiddleware, environ: Environ, start_response: StartResponse) -> None:
-        self._mw = mw
+        super().__init__(
+            mw,
+            environ,
+            environ.get("REQUEST_METHOD") or "GET",
+            environ.get("HTTP_COOKIE"),
+            environ.get("HTTP_USER_AGENT"),
+            environ.get("REMOTE_ADDR"),
+        )
         self._environ = environ
         self._start = start_response
-        now = int(mw.clock())
-        #: The request's time (unix seconds), as the middleware saw it.
-        self.now = now
-        cached = mw._now
-        if cached[0] != now:
-            cached = mw._now = (now, _arg_u64(now))
-        self._now = cached[1]
-        method = environ.get("REQUEST_METHOD") or "GET"
-        raw_method, method_len = _methods.get(method) or _method(method)
-        cookie = environ.get("HTTP_COOKIE")
-        # The library reads the header until finish: kept alive here.
-        header = self._header = cookie.encode("latin-1", "replace") if cookie else None
-        try:
-            free = self._free = _local.requests
-        except AttributeError:
-            free = self._free = _requests()
-        slot = self._slot = free.pop() if free else _new_slot()
-        request = slot[0]
-        ref = slot[4]
-        if header:
-            length = len(header)
-            size = _sizes.get(length) or _size(length)
-        else:
-            size = _ZERO
-        rc = _begin(mw.keyring._ring, mw.rules._rules, raw_method, method_len, header, size, cached[1], ref)
-        if rc:
-            raise_for(rc)  # a closed keyring or rules: the app's setup, never the cookie
-        state, rejected, flags, foreign = _head(request)
-        session = None
-        if foreign:
-            self.foreign_sessions = foreign
-        if state == _REFRESHED:
-            self.refreshed = True
-        if state == _VALID or state == _REFRESHED:
-            session = session_from_buffer(request, _CLAIMS)
-            if mw.revoked_before is not None:
-                session = self._check_revoked(session)
-            if session is not None and mw.registry is not None:
-                session = self._registry_begin(session, state == _REFRESHED)
-        elif state == _REJECTED:
-            log.info("sesame: session cookie rejected (%s); continuing without a session", RESULT_NAMES.get(rejected))
-        self._session = session
-        environ["sesame.session"] = session
         environ["sesame.auth"] = self
-        if foreign:
-            mw._detected(self, environ, foreign, flags)
+        self.begin()  # publishes environ["sesame.session"]
 
-    def _check_revoked(self, session: Session) -> Session | None:
-        revoked_before = self._mw.revoked_before
-        assert revoked_before is not None
-        cutoff = revoked_before(session.user_id)
-        if cutoff is None or session.issued_at_unix >= to_unix(cutoff, "revoked_before cut-off"):
-            return session
-        log.info("sesame: session revoked by the app's cut-off; continuing without a session")
-        self.refreshed = False
-        self._action = _REJECT
-        return None
-
-    # -- the registry ---------------------------------------------------------
-
-    def _presented_token(self) -> str:
-        """The token the request's own session cookie carried, which the
-        registry fingerprints (from the core: valid until finish)."""
-        token = _request_token(self._slot[4], _PRESENTED)
-        if token is None:
-            raise RuntimeError("the request presented no session token")
-        return token
-
-    def _registry_begin(self, session: Session, refreshed: bool) -> Session | None:
-        """Before the app runs, one store round trip at most: a refreshed
-        session's refresh is recorded (``refresh(presented, issued)``), and
-        in ``"every_request"`` mode a valid one is judged
-        (``check(presented)``). LIVE keeps the session (and sends its new
-        token), GRACE keeps it without sending a new token, anything else
-        refuses it; so does a store error, unless fail-open (which serves
-        on the token alone and keeps the token the store knows)."""
-        mw = self._mw
-        if not refreshed and not mw._every_request:
-            return session
-        registry = mw.registry
-        assert registry is not None
-        try:
-            presented = self._presented_token()
-            if refreshed:
-                issued = _request_token(self._slot[4], _ISSUED)
-                if issued is None:
-                    raise RuntimeError("the core issued no refreshed token")
-                verdict = registry.refresh(session, presented, issued, now=self.now)
-            else:
-                verdict = registry.check(session, presented, now=self.now)
-        except Exception as error:  # noqa: BLE001 - the store's failure is the request's verdict
-            what = "refresh" if refreshed else "check"
-            if mw.registry_fail_open:
-                log.warning("sesame: registry %s failed (%s); serving on the token alone (fail open)", what, error)
-                if refreshed:
-                    self._keep_unrefreshed()
-                return session
-            log.error("sesame: registry %s failed (%s); continuing without a session (fail closed)", what, error)
-            self._registry_reject()
-            return None
-        if verdict is Verdict.LIVE:
-            return session
-        if verdict is Verdict.GRACE:
-            if refreshed:
-                self._keep_unrefreshed()
-            return session
-        if verdict is Verdict.THEFT_DETECTED:
-            mw._theft(self._environ, session)
-        else:
-            log.info("sesame: session refused by the registry (%s); continuing without a session", verdict.name)
-        self._registry_reject()
-        return None
-
-    def _keep_unrefreshed(self) -> None:
-        """Serve, but do not send the token begin refreshed: the browser
-        keeps the one the store knows (GRACE: another request refreshed
-        first, and the browser has, or is getting, that one)."""
-        self.refreshed = False
-        self._action = _KEEP_UNREFRESHED
-
-    def _registry_reject(self) -> None:
-        self.refreshed = False
-        self._action = _REJECT
-
-    def _need_registry(self, what: str) -> tuple[Registry, Session]:
-        registry, session = self._mw.registry, self._session
-        if registry is None:
-            raise RuntimeError(f"sesame: {what}() needs the middleware's registry=")
-        if session is None:
-            raise RuntimeError(f"sesame: {what}() needs a logged-in session")
-        return registry, session
-
-    def sessions(self) -> list[Entry]:
-        """This user's live sessions, newest first, the current one marked
-        ``current`` ("your sessions"). Needs ``registry=``."""
-        registry, session = self._need_registry("sessions")
-        return registry.list(session.user_id, current=session, now=self.now)
-
-    def revoke(self, session_id: str | bytes) -> bool:
-        """Ends one of this user's sessions (``Entry.session_id``) at once;
-        another user's ID ends nothing. Revoking the current session logs
-        this browser out too. True if it was live. Needs ``registry=``."""
-        registry, session = self._need_registry("revoke")
-        if isinstance(session_id, str):
-            is_current = session_id.lower() == session.session_id.hex()
-        else:
-            is_current = bytes(session_id) == session.session_id
-        if is_current:
-            self._decide(self._action)  # raises if it is too late
-        revoked = registry.revoke(session.user_id, session_id, now=self.now)
-        if is_current:
-            self._decide(_LOGOUT)
-            self._set(None)
-        return revoked
-
-    def logout_others(self) -> int:
-        """Ends every other session of this user at once, keeping this one
-        ("log out my other devices"); returns how many. Needs ``registry=``."""
-        registry, session = self._need_registry("logout_others")
-        return registry.revoke_others(session, now=self.now)
-
-    @property
-    def session(self) -> Session | None:
-        """The current session (after login/logout: the new state)."""
-        return self._session
-
-    @property
-    def csrf_secret(self) -> bytes | None:
-        """The CSRF secret (32 bytes) of the browser's device, or None
-        without one (judge such a request with :func:`csrf_allows`). For
-        frameworks with their own token format (Django); others use
-        :attr:`csrf_token`. After a login or logout, the new device's."""
-        return self._csrf()[0]
-
-    @property
-    def csrf_token(self) -> str | None:
-        """A CSRF token for this browser's forms or an ``X-CSRFToken``
-        header (the core's: the device secret under a fresh mask), or None
-        before the browser has a device (its first POST is judged by its
-        origin). After a login or logout, the new device's. Read it before
-        ``start_response``, as a framework renders its page."""
-        return self._csrf()[1]
-
-    def csrf_allows(self, token: str | None) -> bool:
-        """The core's CSRF rule for this request, given the token its form
-        or header carried: GET and HEAD pass; with a device the token must
-        be one of its :attr:`csrf_token` values; without one, the request's
-        ``Sec-Fetch-Site``, ``Origin`` and ``Host`` headers are judged."""
-        if self._lines is not None:
-            raise RuntimeError("sesame: csrf_allows() after this request's cookies were decided")
-        environ = self._environ
-        allowed = ctypes.c_int()
-        raw = token.encode("ascii", "replace") if token else None
-        site, origin, host = (
-            _latin1(environ.get(name)) for name in ("HTTP_SEC_FETCH_SITE", "HTTP_ORIGIN", "HTTP_HOST")
-        )
-        rc = _csrf_check(
-            self._slot[4], raw, len(raw) if raw else 0, site, len(site or b""), origin, len(origin or b""),
-            host, len(host or b""), ctypes.byref(allowed),
-        )  # fmt: skip
-        if rc:
-            raise_for(rc)
-        return allowed.value == 1
-
-    def _csrf(self) -> tuple[bytes | None, str | None]:
-        """The device's CSRF secret and a token: from the native request,
-        or, once its cookies are decided, what finish kept of them."""
-        if self._lines is not None:
-            if self._csrf_after is None:
-                raise RuntimeError("sesame: CSRF secret or token after start_response()")
-            return self._csrf_after
-        return _csrf_of(self._mw, self._slot[4])
-
-    @property
-    def user_id(self) -> int | None:
-        return None if self._session is None else self._session.user_id
-
-    def login(self, user_id: int, data: Bytes | None = None, remember_me: bool = False) -> Session:
-        """Starts a new session for ``user_id`` with a fresh session ID (on a
-        non-GET request, for a new device ID too) and sets its cookie on this
-        response. ``data``: up to ``sesame.DATA_MAX`` bytes the app gets back
-        as ``session.data``. ``remember_me`` seals a ``"remember_me"``
-        session, judged by the policy's remember-me limits and given the
-        middleware's ``remember_me_lifetime`` instead of ``login_lifetime``.
-        Returns the new session (also in ``environ["sesame.session"]``)."""
-        if type(user_id) is not int or not 0 <= user_id <= _U64_MAX:
-            raise ValueError(f"user_id must be an int in 0 .. 2**64-1, not {user_id!r}")
-        if data is not None and not isinstance(data, bytes):
-            if not isinstance(data, (bytearray, memoryview)):
-                raise TypeError(f"data must be bytes, not {type(data).__name__}")
-            data = bytes(data)
-        mw = self._mw
-        lifetime = mw.remember_me_lifetime if remember_me else mw.login_lifetime
-        previous = self._session
-        # The replaced session's token: the core gives it until finish.
-        old = _request_token(self._slot[4], _PRESENTED) if previous is not None and mw.registry is not None else None
-        kind = _KINDS["remember_me" if remember_me else "browser"]
-        lifetime_arg = _NO_LIMIT if lifetime is None else _arg_u64(lifetime)
-        lines = self._finish(_LOGIN, _arg_u64(user_id), lifetime_arg, data, kind)
-        slot = self._slot
-        session = session_from_buffer(slot[0], _CLAIMS)
-        try:
-            if mw.registry is not None:
-                self._register(session, lines, previous, old, _request_token(slot[4], _ISSUED), remember_me)
-        finally:
-            self._free.append(slot)
-        self._set(session)
-        return session
-
-    def _register(
-        self,
-        session: Session,
-        lines: Headers,
-        previous: Session | None,
-        old: str | None,
-        token: str | None,
-        remember_me: bool,
-    ) -> None:
-        """A login with a registry: ends the session it replaces (``old``,
-        the token it presented; best effort) and registers the new one
-        (``token``, the one finish issued). If registering fails, the
-        response sets no cookie (the browser keeps the ones it has) and
-        the error reaches the app (fail closed), unless
-        ``registry_fail_open``."""
-        mw = self._mw
-        registry = mw.registry
-        assert registry is not None
-        environ = self._environ
-        if previous is not None and old is not None:
-            try:
-                registry.logout(previous, old, now=self.now)
-            except Exception as error:  # noqa: BLE001 - the new login matters more
-                log.warning("sesame: ending the replaced session in the registry failed (%s)", error)
-        try:
-            if token is None:
-                raise RuntimeError("the login issued no session token")
-            registry.register(
-                session,
-                token,
-                device=environ.get("HTTP_USER_AGENT") or None,
-                ip=environ.get("REMOTE_ADDR") or None,
-                kind="remember_me" if remember_me else "browser",
-                now=self.now,
-            )
-        except Exception as error:
-            if mw.registry_fail_open:
-                log.warning("sesame: registering the login failed (%s); logged in on the token alone", error)
-                return
-            log.error("sesame: registering the login failed (%s); the login is refused (fail closed)", error)
-            # No Set-Cookie at all: the browser keeps its cookies as they were
-            # (the cache headers stay).
-            self._lines = [(name, value) for name, value in lines if name.lower() != "set-cookie"]
-            self._set(None)
-            raise
-
-    def logout(self) -> None:
-        """Ends the session. On a non-GET request the response deletes the
-        session cookie and rotates the device ID; on GET nothing can be
-        deleted safely (a cache could replay it), so this only logs a
-        warning once per process and the browser keeps its cookie: log out
-        with a POST."""
-        session = self._session
-        self._decide(_LOGOUT)
-        self._set(None)
-        registry = self._mw.registry
-        if registry is not None and session is not None:
-            self._registry_logout(registry, session)
-
-    def _registry_logout(self, registry: Registry, session: Session) -> None:
-        """Ends the session in the store, finally: any copy of the token is
-        refused from now on (at its next check, or its next refresh in
-        ``on_refresh`` mode). A store error is logged and raised to the app
-        (the browser's cookie is deleted anyway) unless fail-open."""
-        try:
-            verdict = registry.logout(session, self._presented_token(), now=self.now)
-        except Exception as error:
-            if self._mw.registry_fail_open:
-                log.warning("sesame: registry logout failed (%s); logged out in this browser only", error)
-                return
-            log.error("sesame: registry logout failed (%s); logged out in this browser only", error)
-            raise
-        if verdict is Verdict.THEFT_DETECTED:
-            self._mw._theft(self._environ, session)
-
-    def reject(self) -> None:
-        """Refuses a session that opened (say, revoked in the app's own
-        store): the app runs without it, and a non-GET response deletes
-        its cookie."""
-        self._decide(_REJECT)
-        self._set(None)
-
-    def logout_everywhere(self, *, stay_logged_in: bool = False) -> int:
-        """Ends every session of this user issued before now: stores
-        ``now`` as the user's cut-off through the middleware's
-        ``set_revoked_before(user_id, cutoff)`` (which ``revoked_before``
-        reads back), then logs this browser out, or, with
-        ``stay_logged_in``, in again afresh. Returns the cut-off."""
-        session = self._session
-        mw = self._mw
-        if session is None:
-            raise RuntimeError("sesame: logout_everywhere() needs a logged-in session")
-        if mw.registry is not None:
-            self._decide(self._action)  # raises if it is too late
-            count = mw.registry.revoke_all(session.user_id, now=self.now)
-            if stay_logged_in:
-                self._session = None  # already ended in the store
-                self.login(session.user_id, session.data, remember_me=session.remember_me)
-            else:
-                self._decide(_LOGOUT)
-                self._set(None)
-            return count
-        if mw.set_revoked_before is None or mw.revoked_before is None:
-            raise RuntimeError("sesame: logout_everywhere() needs revoked_before= and set_revoked_before=")
-        self._decide(self._action)  # raises if it is too late
-        mw.set_revoked_before(session.user_id, self.now)
-        if stay_logged_in:
-            self.login(session.user_id, session.data, remember_me=session.remember_me)
-        else:
-            self.logout()
-        return self.now
-
-    def _decide(self, action: Arg) -> None:
-        """The action finish will take (a login finishes at once instead)."""
-        if self._started:
-            raise RuntimeError("sesame: logout()/reject() after start_response(); decide before responding")
-        if self._lines is not None:
-            raise RuntimeError("sesame: this request already logged in; one login() per request")
-        self._action = action
-
-    def _set(self, session: Session | None) -> None:
-        self._session = session
+    def _publish(self, session: Session | None) -> None:
         self._environ["sesame.session"] = session
 
-    def _finish(
-        self,
-        action: Arg,
-        user: Arg = _ZERO_U64,
-        lifetime: Arg = _NO_LIMIT,
-        data: bytes | None = None,
-        kind: Arg = _BROWSER,
-    ) -> Headers:
-        """sesame_request_finish, once per request: the header lines."""
-        if self._started:
-            raise RuntimeError("sesame: login() after start_response(); decide before responding")
-        if self._lines is not None:
-            raise RuntimeError("sesame: this request already logged in; one login() per request")
-        mw = self._mw
-        slot = self._slot
-        _, headers, length, flags, ref, headers_ref, length_ref, flags_ref = slot
-        data_len = _arg_size(len(data)) if data else _ZERO
-        rc = _finish(mw.keyring._ring, mw.rules._rules, ref, action, user, kind, lifetime, data, data_len, self._now,
-                     headers_ref, _HEADERS_CAP, length_ref, flags_ref)  # fmt: skip
-        if rc:
-            raise_for(rc)
-        size = length.value
-        lines = self._lines = _parse_lines(ctypes.string_at(headers, size)) if size else []
-        if flags.value:
-            _warn_once(flags.value)
-        if action is _LOGIN or action is _LOGOUT:
-            # A page rendered after a login or logout needs the new device's.
-            self._csrf_after = _csrf_of(mw, ref)
-        if action is not _LOGIN:  # (login reads the new claims from it first)
-            self._free.append(slot)
-        return lines
+    def _csrf_headers(self) -> tuple[str | None, str | None, str | None]:
+        environ = self._environ
+        return environ.get("HTTP_SEC_FETCH_SITE"), environ.get("HTTP_ORIGIN"), environ.get("HTTP_HOST")
 
     def _start_response(self, status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], object]:
         """The app's start_response: the app's headers are known and its
@@ -698,22 +113,14 @@ class SessionHandle:
         start_response gets sesame's lines merged in. Nothing has gone out
         yet (servers send the headers with the first body chunk), and
         whatever the app returns, an iterable or a generator that calls this
-        on its first step, reaches the server untouched."""
-        lines = self._lines
-        if not self._started:
-            if lines is None:
-                try:
-                    lines = self._finish(self._action)
-                except Exception:  # noqa: BLE001 - never fail a response over the session cookie
-                    log.exception("sesame: finishing the request failed; the response sets no cookie")
-                    lines = self._lines = []
-            self._started = True
-        # A second call (an error response with exc_info) gets the same
-        # lines; the server re-raises if the headers already went out.
+        on its first step, reaches the server untouched. A second call (an
+        error response with exc_info) gets the same lines; the server
+        re-raises if the headers already went out."""
+        lines = self.finish_lines()
         return self._start(status, merge_headers(headers, lines) if lines else headers, exc_info)
 
 
-class SessionMiddleware:
+class SessionMiddleware(Settings):
     """Wraps a WSGI app with sesame sessions (see the module docstring).
 
     ``keyring``: the Keyring (shared by all threads). ``rules``: the
@@ -728,9 +135,9 @@ class SessionMiddleware:
     each request carrying other browsers' session cookies. ``clock``: unix
     seconds (tests).
 
-    ``registry``: a :class:`sesame.Registry`, or a store URL (``"sqlite:///path"``,
-    ``"redis://host:port/db"``) opened with this policy's limits (None: stateless, as without
-    it). Logins are registered (device: ``HTTP_USER_AGENT``, ip:
+    ``registry``: a :class:`sesame.Registry`, or a store URL
+    (``"sqlite:///path"``, ``"redis://host:port/db"``) opened with this
+    policy's limits (None: stateless, as without it). Logins are registered (device: ``HTTP_USER_AGENT``, ip:
     ``REMOTE_ADDR``, kind from ``remember_me``), refreshes recorded,
     logouts final in the store, and ``environ["sesame.auth"]`` gains
     :meth:`SessionHandle.sessions`, :meth:`~SessionHandle.revoke` and
@@ -776,77 +183,26 @@ class SessionMiddleware:
         registry_check: RegistryCheck = "on_refresh",
         registry_fail_open: bool = False,
         on_theft: OnTheft | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        if rules is None:
-            rules = CookieRules(policy, device_name=device_cookie_name, session_prefix=session_cookie_prefix)
-        elif policy is not None or device_cookie_name is not None or session_cookie_prefix is not None:
-            raise ValueError("pass either rules= or policy= and the cookie names, not both")
-        for name, value in (("login_lifetime", login_lifetime), ("remember_me_lifetime", remember_me_lifetime)):
-            if value is not None and (type(value) is not int or not 0 <= value < _U64_MAX):
-                raise ValueError(f"{name} must be None or seconds in 0 .. 2**64-2, not {value!r}")
-        if registry is not None and not isinstance(registry, (Registry, str)):
-            raise TypeError(f"registry must be a sesame.Registry, a store URL or None, not {type(registry).__name__}")
-        if registry_check not in ("on_refresh", "every_request"):
-            raise ValueError(f"registry_check must be 'on_refresh' or 'every_request', not {registry_check!r}")
+        super().__init__(
+            keyring,
+            policy=policy,
+            rules=rules,
+            device_cookie_name=device_cookie_name,
+            session_cookie_prefix=session_cookie_prefix,
+            revoked_before=revoked_before,
+            set_revoked_before=set_revoked_before,
+            login_lifetime=login_lifetime,
+            remember_me_lifetime=remember_me_lifetime,
+            on_detection=on_detection,
+            registry=registry,
+            registry_check=registry_check,
+            registry_fail_open=registry_fail_open,
+            on_theft=on_theft,
+            clock=clock,
+        )
         self.app = app
-        # A URL opens the store with the limits of this middleware's policy.
-        self.registry: Registry | None = Registry(registry, policy=rules.policy) if isinstance(registry, str) else registry
-        self.registry_check = registry_check
-        self._every_request = registry_check == "every_request"
-        self.registry_fail_open = registry_fail_open
-        self.on_theft = on_theft
-        self.keyring = keyring
-        self.rules = rules
-        self.policy = rules.policy
-        self.revoked_before = revoked_before
-        self.set_revoked_before = set_revoked_before
-        self.login_lifetime = login_lifetime
-        self.remember_me_lifetime = remember_me_lifetime
-        self.on_detection = on_detection
-        self.clock = clock
-        self._now: tuple[int, Arg] = (-1, _ZERO_U64)
-
-    @property
-    def detections(self) -> int:
-        """``rules.detections``: requests so far that carried other browsers'
-        session cookies."""
-        return self.rules.detections
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         return self.app(environ, SessionHandle(self, environ, start_response)._start_response)
-
-    def _theft(self, environ: Environ, session: Session) -> None:
-        """The registry saw a superseded token used after its successor:
-        two parties hold the session, which the store has now revoked."""
-        log.warning(
-            "sesame: stolen session token detected by the registry (user %d, session %s): the session is revoked",
-            session.user_id,
-            session.session_id.hex(),
-        )
-        callback = self.on_theft
-        if callback is not None:
-            try:
-                callback(environ, session)
-            except Exception:  # noqa: BLE001 - must never break the request
-                log.exception("sesame: on_theft raised")
-
-    def _detected(self, handle: SessionHandle, environ: Environ, foreign: int, flags: int) -> None:
-        """A request with other browsers' session cookies: evidence of a
-        shared cache replaying responses. Reported, never acted on."""
-        if flags & _LOG_DETECTION:
-            message = ctypes.create_string_buffer(_native.DETECTION_MESSAGE_CAP)
-            length = c_size_t()
-            rc = _native.lib.sesame_request_detection_message(
-                self.rules._rules, handle._slot[4], message, len(message), byref(length)
-            )
-            if rc == 0:
-                log.warning("%s", message.value.decode("utf-8", "replace"))
-            else:
-                log.warning("sesame: a request carried %d session cookie(s) of other browsers", foreign)
-        callback = self.on_detection
-        if callback is not None:
-            try:
-                callback(environ, foreign)
-            except Exception:  # noqa: BLE001 - a detection must never break the request
-                log.exception("sesame: on_detection raised")

@@ -104,11 +104,12 @@ module Sesame
   # reach the store in parallel, give each Puma thread its own Registry (one
   # connection each), e.g. `Thread.current[:registry] ||= Sesame::Registry.new(url)`.
   #
-  # FORK. A Registry opened before fork (Puma/Unicorn preload_app) may be used
-  # in the children: the core notices the new PID and opens its own
-  # connection there, never touching the inherited one. A child also never
-  # frees a handle opened by its parent (that would close the parent's SQLite
-  # connection and drop its locks); the child's connection ends with it.
+  # FORK. A Registry opened before fork (Puma/Unicorn preload_app, Puma's
+  # fork_worker) may be used in the children: a child's first call opens a
+  # native handle (and connection) of its own, and never uses the inherited
+  # one, which another thread of the parent may have been using at the fork.
+  # A child also never frees a handle opened by its parent (that would close
+  # the parent's SQLite connection and drop its locks).
   #
   # TIMES are a Time or unix seconds (now: nil is the current time). Every
   # process must share one clock (NTP): the stores use the caller's time.
@@ -255,10 +256,9 @@ module Sesame
       @max_sessions = config[:max_sessions]
 
       @url = url.dup.freeze
-      url_ptr = ::FFI::MemoryPointer.from_string(url)
-      out = ::FFI::MemoryPointer.new(:pointer)
-      Sesame.check!(Native.sesame_registry_open(url_ptr, url.bytesize, config, out))
-      @handle = ::FFI::AutoPointer.new(out.read_pointer, Releaser.new(Process.pid))
+      @config = config
+      @pid = Process.pid
+      @handle = open_handle
     end
 
     # A Registry owns its native handle; copies would free it twice.
@@ -397,8 +397,30 @@ module Sesame
     # duration (which keeps the AutoPointer reachable: see #close).
     def call(function, *args)
       handle = @handle || raise(RegistryClosed)
+      handle = reopen_after_fork if @pid != Process.pid
       rc = Native.public_send(function, handle, *args)
       raise Sesame.error_for(rc) unless rc.zero?
+    end
+
+    # A native handle on the store, freed (by the garbage collector) only in
+    # this process.
+    def open_handle
+      out = ::FFI::MemoryPointer.new(:pointer)
+      Sesame.check!(Native.sesame_registry_open(::FFI::MemoryPointer.from_string(@url), @url.bytesize, @config, out))
+      ::FFI::AutoPointer.new(out.read_pointer, Releaser.new(Process.pid))
+    end
+
+    # In a forked child: a handle of its own, and the inherited one left
+    # alone (never used, never freed here). A thread of the parent may have
+    # been inside a call on it when the process forked (Puma's fork_worker
+    # forks a worker that is serving requests): its lock would stay held in
+    # the child forever. Two threads racing here open two handles; the one
+    # not kept is freed once unused.
+    def reopen_after_fork
+      handle = open_handle
+      @handle = handle unless @handle.nil? # closed meanwhile: stays closed
+      @pid = Process.pid
+      handle
     end
 
     def verdict(function, *args)

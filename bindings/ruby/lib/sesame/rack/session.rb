@@ -511,7 +511,12 @@ module Sesame
           else
             @mw.log(:error, "registry: #{what} failed, refusing the session (fail closed): " \
                             "#{error.class.name} (#{error.message})")
-            reject("the registry could not answer")
+            # Refused for this request only: the cookie is left as it is (not
+            # deleted, no new token), so a store outage does not log every
+            # browser out for good; the same cookie is judged again once the
+            # store answers.
+            @session = nil
+            @action = :keep_unrefreshed
           end
         end
 
