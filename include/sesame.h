@@ -146,6 +146,9 @@
 // follows it, so its buffer needs one byte more).
 #define SESAME_CSRF_TOKEN_LEN 86
 
+// Bytes of a device tag (`sesame_device_tag`).
+#define SESAME_DEVICE_TAG_BYTES 16
+
 // Verdicts (`*verdict_out`): the token is the session's current one.
 #define SESAME_VERDICT_LIVE 0
 
@@ -663,6 +666,17 @@ sesame_result sesame_csrf_origin_allowed(const char *method,
                                          const char *host,
                                          size_t host_len,
                                          int *allowed_out);
+
+// Writes to `tag_out` the public tag of the device whose CSRF secret
+// (`sesame_request_csrf_secret`) is `secret`: 16 bytes, one-way from the
+// secret and distinct from it, safe to store in data a GET response sets
+// (a framework's session cookie), to tell on a later request whether that
+// data was written for this browser's device.
+//
+// # Safety
+// `secret` is NULL or points to 32 readable bytes; `tag_out` is NULL or
+// points to `SESAME_DEVICE_TAG_BYTES` writable bytes.
+sesame_result sesame_device_tag(const uint8_t *secret, uint8_t *tag_out);
 
 #if defined(SESAME_STD)
 // Creates an empty ring on the heap and writes it to `*ring_out`. Any mix

@@ -12,8 +12,10 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 # Debian packages: a C toolchain, valgrind, Ruby 3 with the ffi, rack and
 # minitest gems (the Ruby binding's only dependencies), and SQLite headers,
 # the sqlite3 shell, redis-server and puma for the session registry's stores
-# and their fault and cluster tests.
-packages=(gcc make pkg-config valgrind ruby ruby-ffi ruby-rack ruby-minitest ruby-rack-test libsqlite3-dev sqlite3 redis-server puma)
+# and their fault and cluster tests, and Rails and Devise for the Rails +
+# Devise tests.
+packages=(gcc make pkg-config valgrind ruby ruby-ffi ruby-rack ruby-minitest ruby-rack-test libsqlite3-dev sqlite3 redis-server puma
+          ruby-rails ruby-devise ruby-sqlite3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -51,6 +53,9 @@ echo "== Ruby: Sesame::Rack::Session with a registry in a Puma cluster (2 worker
 bash scripts/puma-cluster.sh
 echo "== Ruby: the gem built, installed into a fresh GEM_HOME, its quick start run"
 bash bindings/ruby/package-smoke.sh
+
+echo "== Rails 6.1 + Devise on sesame, under Puma, driven over HTTP"
+bash tests/rails/run.sh
 
 echo "== Python"
 bash bindings/python/run-tests.sh

@@ -88,11 +88,13 @@ use crate::{Claims, Policy, SessionKind, TOKEN_MAX};
 
 mod csrf;
 mod detect;
+mod device_tag;
 mod request;
 mod response;
 
 pub use csrf::{csrf_token_matches, origin_allowed, CsrfToken, CSRF_SECRET_BYTES, CSRF_TOKEN_LEN};
 pub use detect::{Detection, DetectionReporter};
+pub use device_tag::{device_tag, DEVICE_TAG_BYTES};
 pub use request::{cookie_pairs, CookiePairs, DeviceStatus, Method, RequestCookies};
 #[cfg(feature = "capi")]
 pub(crate) use response::SliceWriter;

@@ -16,12 +16,14 @@ use crate::Error;
 
 mod cookies;
 mod csrf;
+mod device_tag;
 mod keyring;
 mod registry;
 mod session;
 
 pub use cookies::*;
 pub use csrf::*;
+pub use device_tag::*;
 pub use keyring::*;
 #[cfg(feature = "std")]
 pub use registry::*;

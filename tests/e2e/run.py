@@ -41,7 +41,11 @@ a CSRF token asked for there), and every POST carries the CSRF token of the
 form the browser last fetched (GET /form, uncached), including a POST /note
 every few dozen requests; CSRF fail/POSTs counts those answered 400/403.
 django-stock, the same app on stock Django (its session and csrftoken
-cookie), is their control: it passes when it shows CSRF failures.
+cookie), is their control: it passes when it shows CSRF failures. rails
+(Rails 6.1 + Devise on sesame's Railtie, tests/rails/app) is a framework
+origin too, its cached page asking for a CSRF token as well; rails_cookie,
+the same app on Rails' CookieStore alone, its control (Rails answers a bad
+CSRF token with 422).
 
 A sesame origin passes with 0 swaps, 0 involuntary logouts, 0
 resurrections, 0 leftovers, 0 errors (0 CSRF failures), a Cookie header under 8 KiB, ≥1 cache
@@ -77,6 +81,7 @@ from dataclasses import dataclass, field
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 CACHE_HITS = {"HIT", "STALE", "UPDATING", "REVALIDATED"}
+CSRF_REFUSED = (400, 403, 422)  # Flask-WTF, Django, Rails
 COOKIE_LIMIT = 8192
 MAX_REQUESTS_PER_BROWSER = 200_000
 HTTP_TIMEOUT = 10.0
@@ -414,7 +419,7 @@ class Browser:
             self.note(f"{method} {path} -> {resp.status}", "error")
         if self.csrf and method == "POST":
             self.stats.csrf_posts += 1
-            if resp.status in (400, 403):
+            if resp.status in CSRF_REFUSED:
                 self.stats.csrf_failures += 1
                 self.note(f"POST {path} -> {resp.status} (CSRF)", "csrf")
         before = len(self.jar.evicted)
@@ -475,7 +480,7 @@ class Browser:
                 self.fetch_form()
             status, text, _ = self.request("POST", "/login", f"user={self.user}")
             if status != 200 or text != f"user {self.user}":
-                if not (self.csrf and status in (400, 403)):  # else counted as a CSRF failure
+                if not (self.csrf and status in CSRF_REFUSED):  # else counted as a CSRF failure
                     self.stats.harness_errors.append(f"browser {self.index}: login -> {status} {text!r}")
                 return
             self.logged_in = True
@@ -486,7 +491,7 @@ class Browser:
                 if self.logged_in and time.monotonic() >= logout_at:
                     status, text, _ = self.request("POST", "/logout")
                     if status != 200 or text != "anonymous":
-                        if not (self.csrf and status in (400, 403)):  # else counted as a CSRF failure
+                        if not (self.csrf and status in CSRF_REFUSED):  # else counted as a CSRF failure
                             self.stats.harness_errors.append(f"browser {self.index}: logout -> {status} {text!r}")
                     self.logged_in = False
                     if self.csrf:
@@ -545,6 +550,17 @@ class Origin:
         elif self.name == "wsgi":
             argv = [args.gunicorn, "-b", f"127.0.0.1:{port}", "-w", "1", "-k", "gthread", "--threads", "4",
                     "--chdir", origins, "wsgi_sesame:application"]
+        elif self.name in ("rails", "rails_cookie"):
+            # Rails 6.1 + Devise (tests/rails/app): on sesame's Railtie, with
+            # a SQLite session registry; rails_cookie on CookieStore alone.
+            env["APP_DB"] = os.path.join(work, "rails.db")
+            env["SESAME_REGISTRY"] = "sqlite://" + os.path.join(work, "rails-sessions.db")
+            env["APP_REFRESH_AFTER"] = str(args.refresh_after)
+            env.setdefault("SECRET_KEY_BASE", os.urandom(32).hex())
+            if self.name == "rails_cookie":
+                env["APP_MODE"] = "cookie"
+            argv = [args.puma, "-e", "production", "-b", f"tcp://127.0.0.1:{port}", "-t", "4:4",
+                    os.path.join(ROOT, "tests", "rails", "app", "config.ru")]
         elif self.name == "asgi":
             # The binding's example Starlette app, as it is (a memory://
             # registry unless SESAME_REGISTRY says otherwise).
@@ -577,6 +593,9 @@ ORIGINS = {
     "django": Origin("django", True, "__Host-sesame-s-", csrf=True),
     # The control: stock Django (login in its session, its csrftoken cookie).
     "django-stock": Origin("django-stock", False, None, csrf=True),
+    # Rails + Devise on sesame, and the same app on Rails' CookieStore (its control).
+    "rails": Origin("rails", True, "__Host-sesame-s-", csrf=True),
+    "rails_cookie": Origin("rails_cookie", False, None, csrf=True),
 }
 
 NGINX_CONF = """\
@@ -771,7 +790,7 @@ def print_table(results: list[Result]) -> None:
     for row in rows:
         print(" | ".join(v.ljust(w) for v, w in zip(row, widths)))
     for r in results:
-        if r.stats.samples and (r.failures or r.origin in ("baseline", "django-stock")):
+        if r.stats.samples and (r.failures or r.origin in ("baseline", "django-stock", "rails_cookie")):
             print(f"\n{r.origin} ({r.browsers} browsers), examples:")
             for s in r.stats.samples:
                 print(f"  {s}")
@@ -790,8 +809,8 @@ def find(name: str, *candidates: str) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--origins", default="c,baseline",
-                   help="comma-separated from c, baseline, rack, wsgi, asgi, flask, django, django-stock; 'all' for "
-                        "every one (default c,baseline)")
+                   help="comma-separated from c, baseline, rack, wsgi, asgi, flask, django, django-stock, rails, "
+                        "rails_cookie; 'all' for every one (default c,baseline)")
     p.add_argument("--users", type=int, default=2, help="browsers per origin (default 2)")
     p.add_argument("--duration", type=float, default=20, help="seconds of hammering per origin (default 20)")
     p.add_argument("--crowd", type=int, default=0,

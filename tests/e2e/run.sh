@@ -15,9 +15,10 @@
 #   E2E_USERS=2 E2E_DURATION=20 E2E_CROWD=20 E2E_CROWD_DURATION=15
 #   E2E_VALGRIND=1           run the C server under valgrind memcheck (leaks fail the run)
 #   E2E_NO_INSTALL=1         skip apt-get/pip (everything already there)
-#   E2E_FRAMEWORKS=flask,django,django-stock  the Flask and Django origins (CSRF
-#                            forms, the frameworks' own cookies on cached pages) and
-#                            stock Django as their control, run first in a short pass:
+#   E2E_FRAMEWORKS=flask,django,django-stock,rails,rails_cookie  the Flask, Django
+#                            and Rails + Devise origins (CSRF forms, the frameworks'
+#                            own cookies on cached pages) and stock Django and Rails'
+#                            CookieStore as their controls, run first in a short pass:
 #                            E2E_FRAMEWORK_USERS=3 E2E_FRAMEWORK_DURATION=5; empty to
 #                            skip. Flask, Django and gunicorn come from
 #                            bindings/python/requirements-frameworks.txt.
@@ -33,6 +34,10 @@ dpkg -s ruby-rack >/dev/null 2>&1 || need_apt+=(ruby-rack)
 dpkg -s libmicrohttpd-dev >/dev/null 2>&1 || need_apt+=(libmicrohttpd-dev)
 case ",$ORIGINS," in *,rack,*|*,all,*) dpkg -s ruby-ffi >/dev/null 2>&1 || need_apt+=(ruby-ffi) ;; esac
 case ",$ORIGINS," in *,wsgi,*|*,asgi,*|*,all,*) python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv) ;; esac
+FRAMEWORKS="${E2E_FRAMEWORKS-flask,django,django-stock,rails,rails_cookie}"
+case ",$FRAMEWORKS,$ORIGINS," in *,rails,*|*,rails_cookie,*|*,all,*)
+  for p in ruby-ffi ruby-rails ruby-devise ruby-sqlite3; do dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p"); done ;;
+esac
 if [ -n "${E2E_VALGRIND:-}" ]; then command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind); fi
 
 if [ "${#need_apt[@]}" -gt 0 ] && [ -z "${E2E_NO_INSTALL:-}" ]; then
@@ -52,8 +57,8 @@ if [ "${#need_apt[@]}" -gt 0 ] && [ -z "${E2E_NO_INSTALL:-}" ]; then
   if [ -n "$made_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; made_policy=""; fi
 fi
 
-FRAMEWORKS="${E2E_FRAMEWORKS-flask,django,django-stock}"
-if [ -n "$FRAMEWORKS" ] && [ -z "${E2E_NO_INSTALL:-}" ] \
+case ",$FRAMEWORKS," in *,flask,*|*,django,*|*,django-stock,*) python_frameworks=1 ;; *) python_frameworks="" ;; esac
+if [ -n "$python_frameworks" ] && [ -z "${E2E_NO_INSTALL:-}" ] \
     && ! "$HERE/.venv/bin/python" -c 'import flask, flask_login, django, gunicorn, cffi' 2>/dev/null; then
   echo "== pip install Flask, Flask-Login, Django, gunicorn and cffi into tests/e2e/.venv"
   [ -x "$HERE/.venv/bin/python" ] || python3 -m venv "$HERE/.venv"

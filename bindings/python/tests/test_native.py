@@ -81,6 +81,7 @@ FUNCTIONS = [
     "sesame_registry_config_from_policy",
     "sesame_request_csrf_token",
     "sesame_request_csrf_check",
+    "sesame_device_tag",
 ]
 
 

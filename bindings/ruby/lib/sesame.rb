@@ -21,6 +21,7 @@ require_relative "sesame/keyset"
 require_relative "sesame/cookie_rules"
 require_relative "sesame/registry"
 require_relative "sesame/csrf"
+require_relative "sesame/device_tag"
 
 module Sesame
   TOKEN_MAX = Native::TOKEN_MAX
@@ -45,3 +46,7 @@ module Sesame
     autoload :Session, File.expand_path("sesame/rack/session", __dir__)
   end
 end
+
+# Rails + Devise (config.sesame): loaded by itself when Rails is (Bundler
+# requires gems after Rails), else with require "sesame/rails".
+require_relative "sesame/rails" if defined?(::Rails::Railtie) && !defined?(Sesame::Rails)

@@ -28,6 +28,7 @@ CDEF = """\
 #define SESAME_TOKEN_ISSUED 1
 #define SESAME_CSRF_SECRET_BYTES 32
 #define SESAME_CSRF_TOKEN_LEN 86
+#define SESAME_DEVICE_TAG_BYTES 16
 #define SESAME_VERDICT_LIVE 0
 #define SESAME_VERDICT_GRACE 1
 #define SESAME_VERDICT_REVOKED 2
@@ -209,6 +210,7 @@ sesame_result sesame_csrf_origin_allowed(const char *method,
                                          const char *host,
                                          size_t host_len,
                                          int *allowed_out);
+sesame_result sesame_device_tag(const uint8_t *secret, uint8_t *tag_out);
 sesame_result sesame_keyring_new(struct sesame_keyring **ring_out);
 sesame_result sesame_keyring_init(void *storage,
                                   size_t storage_len,

@@ -244,7 +244,9 @@ module Sesame
 
       # One request, for the app: env["sesame.auth"].
       class Handle
-        attr_reader :session
+        # rejection: the error class of a session cookie the core refused
+        # (e.g. Sesame::IdleExpired), or nil.
+        attr_reader :session, :rejection
 
         def initialize(middleware, env, request)
           @mw = middleware
@@ -440,6 +442,7 @@ module Sesame
               judge
             end
           elsif (error = request.rejection)
+            @rejection = error
             @mw.log(error <= Sesame::InvalidToken ? :warn : :info,
                     "ignoring the session cookie: #{error.name} (#{error.new.message})")
           end
