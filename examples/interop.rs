@@ -65,9 +65,13 @@ fn run(args: &[String]) -> Result<String, String> {
         }
         [cmd, id, key, token, context, now] if cmd == "open" => {
             let ring = ring(id, key)?;
+            // No limits of either kind: a remember-me token is judged by
+            // its own pair, which the default gives 30 days.
             let policy = Policy {
                 idle_timeout: None,
                 absolute_lifetime: None,
+                remember_me_idle_timeout: None,
+                remember_me_absolute_lifetime: None,
                 future_leeway: u64::MAX,
                 ..Policy::default()
             };

@@ -9,7 +9,8 @@ pub const SESSION_ID_BYTES: usize = 16;
 pub const DATA_MAX: usize = 128;
 
 /// Longest plaintext: postcard varints at their widest (u64: 10 bytes), the
-/// session ID, an `Option<u64>` and the data with its two-byte length.
+/// session ID, field 5 (a one-byte tag and a lifetime varint) and the data
+/// with its two-byte length.
 pub const CLAIMS_MAX: usize = 10 + SESSION_ID_BYTES + 10 + 10 + (1 + 10) + 2 + DATA_MAX;
 
 // The "+ 2" above is the data length's varint: two bytes hold up to 2^14 - 1.
@@ -614,6 +615,55 @@ mod tests {
             let data_len = (value() % (DATA_MAX as u64 + 1)) as usize;
             check(user_id, issued_at, refreshed_at, lifetime, data_len, sid);
         }
+    }
+
+    /// Field 5's tag is a u32 varint to postcard, unlike the u8 of the
+    /// `Option<u64>` it replaced: every longer form of each index, and the
+    /// limits of a five-byte u32, must be judged as postcard judges them.
+    #[test]
+    fn overlong_kind_tags_agree_with_postcard() {
+        let mut out = [0u8; CLAIMS_MAX];
+        let n = encode(
+            9,
+            &[3; 16],
+            5,
+            5,
+            Some(60),
+            SessionKind::RememberMe,
+            b"d",
+            &mut out,
+        )
+        .unwrap();
+        // user_id, session ID, issued_at, refreshed_after: 1 + 16 + 1 + 1.
+        let (head, tail) = out[..n].split_at(19);
+        assert_eq!(tail[0], TAG_REMEMBER_ME_FOR as u8);
+        let lifetime_and_data = &tail[1..];
+        let mut tags: std::vec::Vec<std::vec::Vec<u8>> = std::vec::Vec::new();
+        for index in 0u8..6 {
+            for extra in 0..6 {
+                let mut tag = std::vec![index | 0x80];
+                tag.extend(core::iter::repeat_n(0x80, extra));
+                *tag.last_mut().unwrap() &= 0x7f;
+                tags.push(tag);
+            }
+        }
+        // A fifth byte at and past the u32 limit, and an index past u32.
+        tags.push(std::vec![0x80, 0x80, 0x80, 0x80, 0x0f]);
+        tags.push(std::vec![0x80, 0x80, 0x80, 0x80, 0x10]);
+        tags.push(std::vec![0x82, 0x80, 0x80, 0x80, 0x00]);
+        tags.push(std::vec![0x81, 0x80, 0x80, 0x80, 0x80, 0x00]);
+        for tag in tags {
+            for rest in [lifetime_and_data, &lifetime_and_data[1..], &[0x00][..]] {
+                let plaintext = [head, &tag, rest].concat();
+                assert_agrees_with_postcard(&plaintext);
+            }
+        }
+        let longest = [head, &[0x82, 0x80, 0x80, 0x80, 0x00], lifetime_and_data].concat();
+        let claims = decode(&longest).unwrap();
+        assert_eq!(
+            (claims.kind, claims.lifetime),
+            (SessionKind::RememberMe, Some(60))
+        );
     }
 
     #[test]

@@ -1053,7 +1053,10 @@ fn the_csrf_secret_comes_from_the_device_and_remember_me_cookies_last() {
         let get = begin(ring, rules, "GET", &header, NOW);
         assert_eq!(check(&get, b"", "cross-site"), 1, "GET passes");
         let first_visit = begin(ring, rules, "POST", "", NOW);
-        assert!(token_of(&first_visit).is_empty());
+        // Its page's token is for the device its response issues; the
+        // request itself is judged by its origin.
+        assert_eq!(token_of(&first_visit).len(), SESAME_CSRF_TOKEN_LEN);
+        assert!(token_of(&begin(ring, rules, "GET", "", NOW)).is_empty());
         assert_eq!(check(&first_visit, b"", "same-origin"), 1);
         assert_eq!(check(&first_visit, &t1, "cross-site"), 0);
 
@@ -1117,6 +1120,267 @@ fn the_csrf_secret_comes_from_the_device_and_remember_me_cookies_last() {
             &mut flags,
         );
         assert_eq!(rc, SESAME_INVALID_ARGUMENT);
+        sesame_cookie_rules_free(rules);
+        sesame_keyring_free(ring);
+    }
+}
+
+/// A refresh keeps the session's kind, so a remember-me cookie refreshed by
+/// `begin` and set by `finish` still lasts the remember-me lifetime (less
+/// what has passed), not the browser idle timeout that would drop it after
+/// a day away.
+#[test]
+fn a_refreshed_remember_me_cookie_keeps_its_lifetime() {
+    let mut ring = ptr::null_mut();
+    let mut rules = ptr::null_mut();
+    // SAFETY: every pointer is valid for its call; each request's Cookie
+    // header outlives its finish.
+    unsafe {
+        assert_eq!(sesame_keyring_new(&mut ring), SESAME_OK);
+        assert_eq!(
+            sesame_keyring_add_key(ring, 1, K1.as_ptr(), K1.len()),
+            SESAME_OK
+        );
+        let p = policy();
+        assert_eq!(
+            sesame_cookie_rules_new(&p, ptr::null(), 0, ptr::null(), 0, &mut rules),
+            SESAME_OK
+        );
+        let finish = |request: &mut sesame_request, action: u32, kind: u8, now: u64| {
+            let mut out = vec![0u8; 4096];
+            let (mut len, mut flags) = (0usize, 0u32);
+            let rc = sesame_request_finish(
+                ring,
+                rules,
+                request,
+                action,
+                5,
+                kind,
+                SESAME_NO_LIMIT,
+                ptr::null(),
+                0,
+                now,
+                out.as_mut_ptr().cast(),
+                out.len(),
+                &mut len,
+                &mut flags,
+            );
+            assert_eq!(rc, SESAME_OK);
+            String::from_utf8(out[..len].to_vec()).unwrap()
+        };
+        let later = NOW + 20 * 60;
+        for (kind, max_age) in [
+            (
+                SESAME_SESSION_KIND_REMEMBER_ME,
+                p.remember_me_absolute_lifetime - (later - NOW),
+            ),
+            (SESAME_SESSION_KIND_BROWSER, p.idle_timeout),
+        ] {
+            let mut jar = Jar::default();
+            let mut login = begin(ring, rules, "POST", "", NOW);
+            jar.apply(&finish(&mut login, SESAME_ACTION_LOGIN, kind, NOW));
+            let header = jar.header();
+            let mut request = begin(ring, rules, "GET", &header, later);
+            assert_eq!(request.session, SESAME_SESSION_REFRESHED);
+            assert_eq!(request.claims.kind, kind);
+            // The login's kind argument is ignored on a refresh.
+            let lines = finish(
+                &mut request,
+                SESAME_ACTION_KEEP,
+                SESAME_SESSION_KIND_BROWSER,
+                later,
+            );
+            let session_line = lines
+                .lines()
+                .find(|l| l.contains("__Host-sesame-s-"))
+                .expect("the refreshed token is set");
+            assert!(
+                session_line.contains(&format!("Max-Age={max_age};")),
+                "{kind}: {session_line}"
+            );
+        }
+        sesame_cookie_rules_free(rules);
+        sesame_keyring_free(ring);
+    }
+}
+
+/// The CSRF calls write nothing when they fail: no secret, no length, no
+/// verdict a caller could mistake for an answer.
+#[test]
+fn csrf_calls_write_nothing_on_failure() {
+    let mut ring = ptr::null_mut();
+    let mut rules = ptr::null_mut();
+    // SAFETY: every pointer is valid for its call, or NULL where tested.
+    unsafe {
+        assert_eq!(sesame_keyring_new(&mut ring), SESAME_OK);
+        assert_eq!(
+            sesame_keyring_add_key(ring, 1, K1.as_ptr(), K1.len()),
+            SESAME_OK
+        );
+        let p = policy();
+        assert_eq!(
+            sesame_cookie_rules_new(&p, ptr::null(), 0, ptr::null(), 0, &mut rules),
+            SESAME_OK
+        );
+        let header = "__Host-sesame-device=AAAAAAAAAAAAAAAAAAAAAQ";
+        let request = begin(ring, rules, "POST", header, NOW);
+
+        let (mut secret, mut present) = ([7u8; 32], -1);
+        let rc = sesame_request_csrf_secret(&request, secret.as_mut_ptr(), 31, &mut present);
+        assert_eq!(
+            (rc, present, secret),
+            (SESAME_BUFFER_TOO_SMALL, -1, [7u8; 32])
+        );
+        let rc = sesame_request_csrf_secret(&request, secret.as_mut_ptr(), 32, ptr::null_mut());
+        assert_eq!((rc, secret), (SESAME_NULL_ARGUMENT, [7u8; 32]));
+
+        let mut token = [7u8; SESAME_CSRF_TOKEN_LEN + 1];
+        let mut len = usize::MAX;
+        for (ring, cap) in [
+            (ring.cast_const(), SESAME_CSRF_TOKEN_LEN),
+            (ptr::null(), token.len()),
+        ] {
+            let rc =
+                sesame_request_csrf_token(ring, &request, token.as_mut_ptr().cast(), cap, &mut len);
+            assert_ne!(rc, SESAME_OK);
+            assert_eq!((len, token), (usize::MAX, [7u8; SESAME_CSRF_TOKEN_LEN + 1]));
+        }
+
+        let post = "POST";
+        let mut allowed = -1;
+        // A header given as NULL with a length is an error, not "absent".
+        let rc = sesame_request_csrf_check(
+            &request,
+            ptr::null(),
+            0,
+            ptr::null(),
+            11,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut allowed,
+        );
+        assert_eq!((rc, allowed), (SESAME_NULL_ARGUMENT, -1));
+        let rc = sesame_csrf_origin_allowed(
+            post.as_ptr().cast(),
+            post.len(),
+            ptr::null(),
+            0,
+            ptr::null(),
+            6,
+            ptr::null(),
+            0,
+            &mut allowed,
+        );
+        assert_eq!((rc, allowed), (SESAME_NULL_ARGUMENT, -1));
+        let rc = sesame_csrf_origin_allowed(
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut allowed,
+        );
+        assert_eq!((rc, allowed), (SESAME_NULL_ARGUMENT, -1));
+        // A request never begun (zeroed, as a binding allocates it) is refused.
+        let zeroed: sesame_request = std::mem::zeroed();
+        let rc = sesame_request_csrf_secret(&zeroed, secret.as_mut_ptr(), 32, &mut present);
+        assert_eq!((rc, present), (SESAME_INVALID_ARGUMENT, -1));
+
+        let mut config = std::mem::MaybeUninit::<sesame_registry_config>::uninit();
+        assert_eq!(
+            sesame_registry_config_from_policy(ptr::null(), config.as_mut_ptr()),
+            SESAME_NULL_ARGUMENT
+        );
+        assert_eq!(
+            sesame_registry_config_from_policy(&p, ptr::null_mut()),
+            SESAME_NULL_ARGUMENT
+        );
+        sesame_cookie_rules_free(rules);
+        sesame_keyring_free(ring);
+    }
+}
+
+/// A first visit's POST (no device yet) whose page is rendered before
+/// `finish` (a login form shown again after a wrong password) must carry a
+/// token that checks on the next POST, which comes with the device this
+/// response issues; an empty token there would refuse the retry.
+#[test]
+fn a_page_rendered_before_finish_on_a_first_post_gets_a_working_token() {
+    let mut ring = ptr::null_mut();
+    let mut rules = ptr::null_mut();
+    // SAFETY: every pointer is valid for its call; each request's Cookie
+    // header outlives its finish.
+    unsafe {
+        assert_eq!(sesame_keyring_new(&mut ring), SESAME_OK);
+        assert_eq!(
+            sesame_keyring_add_key(ring, 1, K1.as_ptr(), K1.len()),
+            SESAME_OK
+        );
+        let p = policy();
+        assert_eq!(
+            sesame_cookie_rules_new(&p, ptr::null(), 0, ptr::null(), 0, &mut rules),
+            SESAME_OK
+        );
+        let mut first = begin(ring, rules, "POST", "", NOW);
+        // The request itself has no device: its secret is absent and it is
+        // judged by its origin.
+        let (mut secret, mut present) = ([0u8; 32], -1);
+        let rc = sesame_request_csrf_secret(&first, secret.as_mut_ptr(), 32, &mut present);
+        assert_eq!((rc, present), (SESAME_OK, 0));
+        let mut token = [0u8; SESAME_CSRF_TOKEN_LEN + 1];
+        let mut len = 0usize;
+        let rc = sesame_request_csrf_token(
+            ring,
+            &first,
+            token.as_mut_ptr().cast(),
+            token.len(),
+            &mut len,
+        );
+        assert_eq!((rc, len), (SESAME_OK, SESAME_CSRF_TOKEN_LEN));
+        let token = token[..len].to_vec();
+        let mut out = vec![0u8; 4096];
+        let (mut lines_len, mut flags) = (0usize, 0u32);
+        let rc = sesame_request_finish(
+            ring,
+            rules,
+            &mut first,
+            SESAME_ACTION_KEEP,
+            0,
+            SESAME_SESSION_KIND_BROWSER,
+            SESAME_NO_LIMIT,
+            ptr::null(),
+            0,
+            NOW,
+            out.as_mut_ptr().cast(),
+            out.len(),
+            &mut lines_len,
+            &mut flags,
+        );
+        assert_eq!(rc, SESAME_OK);
+        let mut jar = Jar::default();
+        jar.apply(std::str::from_utf8(&out[..lines_len]).unwrap());
+        let header = jar.header();
+        assert!(header.starts_with("__Host-sesame-device="), "{header}");
+        let retry = begin(ring, rules, "POST", &header, NOW + 5);
+        let mut allowed = -1;
+        let rc = sesame_request_csrf_check(
+            &retry,
+            token.as_ptr().cast(),
+            token.len(),
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut allowed,
+        );
+        assert_eq!((rc, allowed), (SESAME_OK, 1), "the retry's token checks");
         sesame_cookie_rules_free(rules);
         sesame_keyring_free(ring);
     }

@@ -246,7 +246,7 @@ fn tokens_are_inspected_with_and_without_the_keyset() {
         full,
         format!(
             "{header}opened_by: key 300 (decrypt-only)\nuser_id: 42\nsession_id: {session_id}\n\
-             issued_at: {now}\nrefreshed_at: {now}\nlifetime: 3600\ndata: 01ab (2 bytes)\n\
+             issued_at: {now}\nrefreshed_at: {now}\nlifetime: 3600\nkind: browser\ndata: 01ab (2 bytes)\n\
              default_policy: accepts at {later}\n"
         )
     );

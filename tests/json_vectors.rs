@@ -999,7 +999,11 @@ fn generate() -> String {
     crafted(&mut g, "lifetime tag 0x04 (no such kind)", &p);
     let mut p = ok.clone();
     p[tag_at] = 0x80;
-    crafted(&mut g, "lifetime tag 0x80: a varint cut short", &p);
+    crafted(
+        &mut g,
+        "lifetime tag 0x80 0x00 (index 0, overlong), then no data length",
+        &p,
+    );
     let mut p = ok[..ok.len() - 1].to_vec();
     p.push(1);
     crafted(&mut g, "data length 1 with no data byte", &p);

@@ -286,3 +286,47 @@ fn retiring_before_old_tokens_expire_logs_users_out() {
         }]
     );
 }
+
+/// The wait before retiring a key is the longest kind's: a remember-me
+/// login (no idle timeout by default) still opens long after the browser
+/// sessions' 24 hours, so retiring its key then would log it out
+/// (docs/KEYS.md, step 3).
+#[test]
+fn a_remembered_login_outlasts_the_browser_wait() {
+    let mut old: KeyRing = KeyRing::new();
+    old.add_key(1, &[1; 32]).unwrap();
+    let mut retired: KeyRing = KeyRing::new();
+    retired.add_key(2, &[2; 32]).unwrap();
+    let mut rng = ForkSafeRng::new();
+    let remembered = NewSession {
+        kind: sesame::SessionKind::RememberMe,
+        ..NewSession::new(7)
+    };
+    let remembered = old.seal_token(&remembered, b"", START, &mut rng).unwrap();
+    let browser = old
+        .seal_token(&NewSession::new(8), b"", START, &mut rng)
+        .unwrap();
+    let day = 24 * HOUR;
+    let browser_wait = START + day + MINUTE;
+    assert_eq!(
+        old.open(&browser, b"", &POLICY, browser_wait)
+            .map(|c| c.user_id),
+        Err(Error::IdleExpired)
+    );
+    assert_eq!(
+        old.open(&remembered, b"", &POLICY, START + 29 * day)
+            .map(|c| c.user_id),
+        Ok(7)
+    );
+    assert_eq!(
+        retired
+            .open(&remembered, b"", &POLICY, browser_wait)
+            .map(|c| c.user_id),
+        Err(Error::UnknownKey)
+    );
+    assert_eq!(
+        old.open(&remembered, b"", &POLICY, START + 30 * day)
+            .map(|c| c.user_id),
+        Err(Error::LifetimeExpired)
+    );
+}

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use sesame::format::{decode_token, BINARY_MAX};
 use sesame::keyset::{encode_key, KeyStatus, KEYSET_TEXT_MAX};
 use sesame::rand_core::RngCore;
-use sesame::{unix_now, ForkSafeRng, KeyRing, Keyset, Policy, KEY_BYTES, TOKEN_MAX};
+use sesame::{unix_now, ForkSafeRng, KeyRing, Keyset, Policy, SessionKind, KEY_BYTES, TOKEN_MAX};
 use zeroize::Zeroizing;
 
 const USAGE: &str = "\
@@ -472,6 +472,11 @@ fn inspect(rest: &[&str], out: &mut dyn Write) -> Outcome {
             }
             None => report.push_str("lifetime: none\n"),
         }
+        // The kind picks which of the policy's limits the verdict below uses.
+        report.push_str(match claims.kind {
+            SessionKind::Browser => "kind: browser\n",
+            SessionKind::RememberMe => "kind: remember_me\n",
+        });
         let _ = writeln!(
             report,
             "data: {} ({} bytes)",

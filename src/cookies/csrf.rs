@@ -157,9 +157,11 @@ pub fn origin_allowed(
     let Some(host) = host else {
         return false;
     };
+    // A serialized origin is scheme "://" host [":" port]; without a scheme
+    // it is none (Go's url.Parse refuses it too).
     let origin_host = match origin.windows(3).position(|w| w == b"://") {
-        Some(at) => &origin[at + 3..],
-        None => return false,
+        Some(at) if at > 0 => &origin[at + 3..],
+        _ => return false,
     };
     !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
 }
@@ -286,6 +288,22 @@ mod tests {
             None
         ));
         assert!(!origin_allowed(post, None, Some(b"http://"), Some(b"")));
+        // Browsers send neither userinfo nor a path in Origin; either one
+        // makes the text differ from Host, so it is refused.
+        assert!(!origin_allowed(
+            post,
+            None,
+            Some(b"http://evil.test@example.com:8080"),
+            h
+        ));
+        assert!(!origin_allowed(
+            post,
+            None,
+            Some(b"http://example.com:8080/"),
+            h
+        ));
+        // Not a serialized origin (no scheme): Go's url.Parse refuses it.
+        assert!(!origin_allowed(post, None, Some(b"://example.com:8080"), h));
         assert!(origin_allowed(post, None, None, h));
         assert!(origin_allowed(b"DELETE", None, None, None));
     }

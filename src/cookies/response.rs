@@ -23,8 +23,11 @@ pub struct Issued<'t> {
 }
 
 impl<'t> Issued<'t> {
-    /// A token whose remaining lifetime is not known (the idle timeout
-    /// alone bounds its cookie).
+    /// A browser session's token whose remaining lifetime is not known (the
+    /// browser idle timeout alone bounds its cookie). A remember-me token
+    /// needs [`with_claims`](Self::with_claims) or
+    /// [`for_new_session`](Self::for_new_session), or its cookie would get
+    /// the browser session's Max-Age.
     pub const fn new(token: &'t str) -> Self {
         Issued {
             token,
@@ -247,6 +250,22 @@ impl<'a> ResponsePlan<'a> {
         outcome: Outcome<'a>,
         rng: &mut R,
     ) -> Result<Self, RuleError> {
+        Self::new_issuing(rules, request, outcome, None, rng)
+    }
+
+    /// [`new`](Self::new), issuing `issue` (if given) where a non-GET
+    /// response to a request without a device cookie issues one. Pick it
+    /// before the page is rendered, so the page's CSRF token is the device's
+    /// that the browser holds next (a form shown again after a first
+    /// visit's failed login must check on its retry). A login or logout
+    /// still rotates to a device of its own.
+    pub fn new_issuing<R: CryptoRngCore + ?Sized>(
+        rules: &'a CookieRules<'a>,
+        request: &'a RequestCookies<'a>,
+        outcome: Outcome<'a>,
+        issue: Option<DeviceId>,
+        rng: &mut R,
+    ) -> Result<Self, RuleError> {
         let current = request.device().copied();
         let own_present = request.token().is_some();
         let mut plan = ResponsePlan {
@@ -311,7 +330,10 @@ impl<'a> ResponsePlan<'a> {
         }
         if !safe {
             if plan.device_after.is_none() {
-                let device = DeviceId::generate(rng)?;
+                let device = match issue {
+                    Some(device) => device,
+                    None => DeviceId::generate(rng)?,
+                };
                 plan.set_device = Some(device);
                 plan.device_after = Some(device);
             }

@@ -139,9 +139,11 @@ pub(super) struct RequestState {
     pub(super) cookies: RequestCookies<'static>,
     refreshed: [u8; SESAME_TOKEN_MAX],
     refreshed_len: usize,
-    /// The browser's device: the request's until `finish`, then the one
-    /// the response leaves (new at a login or logout), so a page rendered
-    /// after a login gets the new device's CSRF token.
+    /// The browser's device after this response, for CSRF tokens: until
+    /// `finish`, the request's, or on a non-GET without one the device
+    /// `begin` picked for the response to issue (so a page rendered before
+    /// `finish` gets a token the next request's device checks); after
+    /// `finish`, the one the response leaves (new at a login or logout).
     pub(super) device: Option<DeviceId>,
 }
 
@@ -327,9 +329,18 @@ pub unsafe extern "C" fn sesame_request_begin(
             )
         };
         let cookies = RequestCookies::parse(&rules.rules, Method::from_name(method), header);
+        let device =
+            match cookies.device() {
+                Some(device) => Some(*device),
+                None if cookies.method().is_safe() => None,
+                // The device this non-GET response will issue, picked now.
+                None => Some(ring.read(|keys| {
+                    keys.with_rng(|rng| DeviceId::generate(rng).map_err(rule_error))
+                })??),
+            };
         let mut state = RequestState {
             begun: BEGUN,
-            device: cookies.device().copied(),
+            device,
             cookies,
             refreshed: [0; SESAME_TOKEN_MAX],
             refreshed_len: 0,
@@ -504,9 +515,16 @@ pub unsafe extern "C" fn sesame_request_finish(
             _ => return Err(SESAME_INVALID_ARGUMENT),
         };
         let issues_refresh = matches!(outcome, Outcome::Refresh(_));
+        // The device begin picked for a request without one, if any.
+        let issue = match state.cookies.device() {
+            Some(_) => None,
+            None => state.device,
+        };
         let plan = ring
             .read(|keys| {
-                keys.with_rng(|rng| ResponsePlan::new(&rules.rules, &state.cookies, outcome, rng))
+                keys.with_rng(|rng| {
+                    ResponsePlan::new_issuing(&rules.rules, &state.cookies, outcome, issue, rng)
+                })
             })?
             .map_err(rule_error)?;
         // SAFETY: `headers_out` is valid for `headers_cap` bytes (contract).

@@ -39,8 +39,9 @@ unsafe fn begun<'a>(request: *const sesame_request) -> Result<&'a RequestState, 
 /// new at a login or logout) to `secret_out`
 /// (capacity `secret_cap`, at least `SESAME_CSRF_SECRET_BYTES`) and 1 to
 /// `*present_out`; or, when the request carried no valid device cookie,
-/// writes 0 to `*present_out` and nothing to `secret_out`: judge such a
-/// request with `sesame_csrf_origin_allowed`.
+/// writes 0 to `*present_out` and nothing to `secret_out` (before `finish`
+/// even if its response will issue a device): judge such a request with
+/// `sesame_csrf_origin_allowed`.
 ///
 /// Use it as the framework's CSRF secret (mask it into forms as the
 /// framework does) instead of a secret kept in a cookie the framework sets
@@ -65,7 +66,13 @@ pub unsafe extern "C" fn sesame_request_csrf_secret(
         }
         // SAFETY: non-NULL (checked) and filled by begin (contract).
         let state = unsafe { begun(request) }?;
-        let Some(secret) = state.device.map(|d| d.csrf_secret()) else {
+        // Until finish, the request's own device: a request without one is
+        // judged by its origin, whatever device its response will issue.
+        let device = match state.begun {
+            FINISHED => state.device,
+            _ => state.cookies.device().copied(),
+        };
+        let Some(secret) = device.map(|d| d.csrf_secret()) else {
             // SAFETY: NULL-checked above; valid for a write (contract).
             return unsafe { write_out(present_out, 0) };
         };
@@ -81,13 +88,17 @@ pub unsafe extern "C" fn sesame_request_csrf_secret(
     })
 }
 
-/// Writes a fresh CSRF form token for the browser's device (as for
-/// `sesame_request_csrf_secret`: after a login's `finish`, the new one; its
-/// secret under a random mask: `SESAME_CSRF_TOKEN_LEN` base64url characters
-/// and a NUL) to `token_out` (capacity `token_cap`) and its length to
-/// `*token_len_out`. A request without a device gets the empty token
-/// (length 0): `sesame_request_csrf_check` judges such a request by its
-/// origin. Put the token in every form (or a request header) that
+/// Writes a fresh CSRF form token for the device the browser holds after
+/// this response (its secret under a random mask: `SESAME_CSRF_TOKEN_LEN`
+/// base64url characters and a NUL) to `token_out` (capacity `token_cap`)
+/// and its length to `*token_len_out`. That device is the request's; on a
+/// non-GET request without one, the device its response issues, picked by
+/// `begin` so that a page rendered before `finish` (a first visit's login
+/// form shown again after a wrong password) checks on the next request;
+/// after a login's or logout's `finish`, the new one. A GET or HEAD without
+/// a device gets the empty token (length 0): its response issues none, and
+/// `sesame_request_csrf_check` judges the next request by its origin. Put
+/// the token in every form (or a request header) that
 /// `sesame_request_csrf_check` will see.
 ///
 /// # Safety
@@ -181,17 +192,19 @@ pub unsafe extern "C" fn sesame_request_csrf_check(
 /// it came from, else 0 (Go's `net/http` CrossOriginProtection rule):
 /// GET, HEAD and OPTIONS always; else `Sec-Fetch-Site` `same-origin` or
 /// `none` when that header is present (any other value refuses); else an
-/// `Origin` whose host[:port] equals `Host`, case-insensitively, when
+/// `Origin` whose `host[:port]` equals `Host`, case-insensitively, when
 /// `Origin` is present; else (no browser headers at all) allowed.
 ///
+/// `method` is the request's method (NULL gives `SESAME_NULL_ARGUMENT`).
 /// Each header is its value's bytes, or NULL with length 0 when absent.
 /// Apply it to requests without a device (`sesame_request_csrf_secret`
 /// found none: a first visit's login form) instead of a token check; it may
 /// also be applied to every request as a second line of defence.
 ///
 /// # Safety
-/// Every pointer is NULL (length 0) or valid for its length; `allowed_out`
-/// is NULL or valid for a write.
+/// `method` is NULL or valid for `method_len` bytes; every header is NULL
+/// (length 0) or valid for its length; `allowed_out` is NULL or valid for a
+/// write.
 #[no_mangle]
 pub unsafe extern "C" fn sesame_csrf_origin_allowed(
     method: *const c_char,
