@@ -74,19 +74,49 @@ struct Report {
 struct Load {
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<Report>>,
+    /// Per worker: microseconds after `base` of its last successful call,
+    /// so a test can wait (bounded) for every worker to recover.
+    progress: Vec<Arc<AtomicU64>>,
+    base: Instant,
 }
 
 impl Load {
     fn start(url: &str, workers: u64) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
+        let base = Instant::now();
+        let progress: Vec<_> = (0..workers).map(|_| Arc::new(AtomicU64::new(0))).collect();
         let threads = (0..workers)
             .map(|w| {
                 let stop = stop.clone();
+                let last_ok = progress[w as usize].clone();
                 let mut r = open(url);
-                std::thread::spawn(move || work(&mut r, w, &stop))
+                std::thread::spawn(move || work(&mut r, w, &stop, &last_ok, base))
             })
             .collect();
-        Load { stop, threads }
+        Load {
+            stop,
+            threads,
+            progress,
+            base,
+        }
+    }
+
+    /// Waits, at most `limit`, until every worker has made a successful
+    /// call after `since` (a loaded machine can take a while to schedule a
+    /// worker that waited out a lock or a reconnect).
+    fn wait_until_all_worked_after(&self, since: Instant, limit: Duration) {
+        let since = since.duration_since(self.base).as_micros() as u64;
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline
+            && self
+                .progress
+                .iter()
+                .any(|p| p.load(Ordering::SeqCst) <= since)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // A little more work after recovery, as the fixed pause gave.
+        std::thread::sleep(Duration::from_millis(200));
     }
 
     /// Stops the workers; panics if one panicked.
@@ -110,7 +140,13 @@ impl Drop for Load {
     }
 }
 
-fn work(r: &mut Handle, worker: u64, stop: &AtomicBool) -> Report {
+fn work(
+    r: &mut Handle,
+    worker: u64,
+    stop: &AtomicBool,
+    last_ok: &AtomicU64,
+    base: Instant,
+) -> Report {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let mut rep = Report::default();
     let step = |rep: &mut Report,
@@ -122,7 +158,9 @@ fn work(r: &mut Handle, worker: u64, stop: &AtomicBool) -> Report {
         match result {
             Ok(v) => {
                 rep.ok_calls += 1;
-                rep.last_ok = Some(Instant::now());
+                let at = Instant::now();
+                rep.last_ok = Some(at);
+                last_ok.store(at.duration_since(base).as_micros() as u64, Ordering::SeqCst);
                 if !want.contains(&v) {
                     rep.violations
                         .push(format!("{what}: {v:?}, expected one of {want:?}"));
@@ -476,7 +514,7 @@ fn redis_killed_and_stopped_under_load_loses_no_acknowledged_revocation() {
         redis.launch();
         let up = Instant::now();
         eprintln!("  down for {:?}", up - down);
-        std::thread::sleep(Duration::from_millis(800));
+        load.wait_until_all_worked_after(up, Duration::from_secs(15));
         let reports = load.finish();
         for rep in &reports {
             assert!(
@@ -734,7 +772,7 @@ fn sqlite_locked_by_another_process_waits_then_fails_clearly() {
     assert!(shell.wait().unwrap().success());
     let released = Instant::now();
     eprintln!("  locked for {:?}", released - locked);
-    std::thread::sleep(Duration::from_millis(700));
+    load.wait_until_all_worked_after(released, Duration::from_secs(15));
     let reports = load.finish();
     for rep in &reports {
         assert!(
@@ -927,7 +965,7 @@ fn sqlite_on_a_full_disk_fails_clearly_and_recovers_without_corruption() {
     std::thread::sleep(Duration::from_millis(300));
     std::fs::remove_file(&filler).unwrap();
     let freed = Instant::now();
-    std::thread::sleep(Duration::from_millis(700));
+    load.wait_until_all_worked_after(freed, Duration::from_secs(15));
     let reports = load.finish();
     for rep in &reports {
         assert!(

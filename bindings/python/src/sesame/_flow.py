@@ -193,19 +193,22 @@ def _latin1(value: str | None) -> bytes | None:
 
 
 def _csrf_of(mw: Settings, request: Any) -> tuple[bytes | None, str | None]:
-    """The CSRF secret and a fresh token of a native request's device."""
+    """The CSRF secret of a native request's device (None without one) and
+    a fresh token, None when the core gives none. A first visit's non-GET
+    has no secret yet but gets a token for the device its response issues,
+    so a form re-rendered in that response checks."""
     secret = ffi.new("uint8_t[]", _CSRF_BYTES)
     present = ffi.new("int *")
     rc = _csrf_secret(request, secret, _CSRF_BYTES, present)
     if rc:
         raise_for(rc)
-    if not present[0]:
-        return None, None
     buffers = _native.buffers()
     rc = _csrf_token(mw.keyring._ring, request, buffers.token, _native.TOKEN_CAP, buffers.token_len)
     if rc:
         raise_for(rc)
-    return bytes(ffi.buffer(secret)), bytes(buffers.token_bytes[0 : buffers.token_len[0]]).decode("ascii")
+    length = buffers.token_len[0]
+    token = bytes(buffers.token_bytes[0:length]).decode("ascii") if length else None
+    return (bytes(ffi.buffer(secret)) if present[0] else None), token
 
 
 class RequestFlow:
