@@ -58,6 +58,17 @@ impl Policy {
         }
     }
 
+    /// The absolute lifetime a session of `kind` with the token's own
+    /// `lifetime` has, from its login: the smaller of the two among those
+    /// present; `None` when neither is.
+    #[inline]
+    pub fn lifetime(&self, kind: SessionKind, token_lifetime: Option<u64>) -> Option<u64> {
+        match (self.limits(kind).1, token_lifetime) {
+            (Some(policy), Some(token)) => Some(policy.min(token)),
+            (policy, token) => policy.or(token),
+        }
+    }
+
     /// Checks opened claims at time `now` under the limits of their kind.
     /// The order is fixed so a token that breaks several rules always
     /// reports the same one: future, revoked, lifetime, idle.
@@ -68,11 +79,8 @@ impl Policy {
             return Err(Error::IssuedInFuture);
         }
         claims.check_revoked_before(self.revoked_before)?;
-        let (idle_timeout, absolute_lifetime) = self.limits(claims.kind);
-        let lifetime = match (absolute_lifetime, claims.lifetime) {
-            (Some(policy), Some(token)) => Some(policy.min(token)),
-            (policy, token) => policy.or(token),
-        };
+        let idle_timeout = self.limits(claims.kind).0;
+        let lifetime = self.lifetime(claims.kind, claims.lifetime);
         if let Some(lifetime) = lifetime {
             if now >= claims.issued_at.saturating_add(lifetime) {
                 return Err(Error::LifetimeExpired);

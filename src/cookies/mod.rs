@@ -498,10 +498,7 @@ impl fmt::Display for SessionName {
 /// lifetime, from `issued_at`.
 /// `None` if neither sets one.
 pub fn lifetime_left(claims: &Claims, policy: &Policy, now: u64) -> Option<u64> {
-    let lifetime = match (policy.limits(claims.kind).1, claims.lifetime) {
-        (Some(p), Some(t)) => Some(p.min(t)),
-        (p, t) => p.or(t),
-    }?;
+    let lifetime = policy.lifetime(claims.kind, claims.lifetime)?;
     Some(
         claims
             .issued_at

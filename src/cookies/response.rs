@@ -39,10 +39,7 @@ impl<'t> Issued<'t> {
     /// A freshly sealed login token: its lifetime is the smaller of the
     /// session's own and the policy's absolute lifetime for its kind.
     pub fn for_new_session(token: &'t str, session: &NewSession<'_>, policy: &Policy) -> Self {
-        let lifetime_left = match (policy.limits(session.kind).1, session.lifetime) {
-            (Some(p), Some(t)) => Some(p.min(t)),
-            (p, t) => p.or(t),
-        };
+        let lifetime_left = policy.lifetime(session.kind, session.lifetime);
         Issued {
             token,
             lifetime_left,

@@ -87,6 +87,7 @@ __all__ = [
     "FINISH_WARN_GET_LOGOUT",
     "HEADERS_CAP",
     "KINDS",
+    "kind_code",
     "KIND_NAMES",
     "CSRF_SECRET_BYTES",
     "CLAIMS_FIELDS",
@@ -298,6 +299,16 @@ KIND_NAMES: Final[tuple[str, ...]] = tuple(sorted(KINDS, key=KINDS.__getitem__))
 """Kind names by code."""
 if list(KINDS.values()) != list(range(len(KINDS))):
     raise ImportError("sesame: unexpected SESAME_SESSION_KIND_* codes")
+
+
+def kind_code(kind: object) -> int:
+    """The SESAME_SESSION_KIND_* code of ``"browser"`` or ``"remember_me"``."""
+    code = KINDS.get(kind) if isinstance(kind, str) else None
+    if code is None:
+        raise ValueError(f"kind must be 'browser' or 'remember_me', not {kind!r}")
+    return code
+
+
 CSRF_SECRET_BYTES: Final[int] = lib.SESAME_CSRF_SECRET_BYTES
 HEADERS_CAP: Final[int] = 4096
 """Bytes of header lines sesame_request_finish writes at most."""

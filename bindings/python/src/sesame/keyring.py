@@ -362,10 +362,10 @@ class Keyring:
             b: Buffers = _local.buffers
         except AttributeError:
             b = _buffers()
-        try:
-            kind_code = _KINDS[kind]
-        except (KeyError, TypeError):
-            raise ValueError(f"kind must be 'browser' or 'remember_me', not {kind!r}") from None
+        # The dict lookup first: the hot path; kind_code only for the error.
+        kind_code = _KINDS.get(kind) if type(kind) is str else None
+        if kind_code is None:
+            kind_code = _native.kind_code(kind)
         when = int(_time()) if now is None else now if type(now) is int and 0 <= now <= U64_MAX else _slow_now(now)
         span = NO_LIMIT if lifetime is None else _lifetime(lifetime)
         if context is None:

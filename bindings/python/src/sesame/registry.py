@@ -69,6 +69,12 @@ from ._native import NULL, SESSION_ID_BYTES, TOKEN_MAX, U32_MAX, U64_MAX, ffi
 from .policy import Policy
 from .session import Session, Timestamp, from_unix, unix_now
 
+
+def _kind_name(code: int) -> Kind:
+    # The core only stores kinds it knows; anything else reads as browser.
+    names = _native.KIND_NAMES
+    return names[code] if code < len(names) else "browser"  # type: ignore[return-value]
+
 __all__ = [
     "Registry",
     "Verdict",
@@ -90,8 +96,6 @@ _DURATION_LIMIT: Final[int] = 2**53
 
 #: A session's kind: each has its own idle and absolute limits.
 Kind = Literal["browser", "remember_me"]
-_KIND_CODES: Final[dict[str, int]] = {"browser": 0, "remember_me": 1}
-_KIND_NAMES: Final[dict[int, Kind]] = {0: "browser", 1: "remember_me"}
 
 #: A duration: whole seconds, or a timedelta (rounded down to seconds).
 Duration = Union[int, timedelta]
@@ -413,9 +417,7 @@ class Registry:
         user, sid = _session(session)
         if kind is None:
             kind = session.kind  # type: ignore[assignment]
-        code = _KIND_CODES.get(kind) if isinstance(kind, str) else None
-        if code is None:
-            raise ValueError(f"kind must be 'browser' or 'remember_me', not {kind!r}")
+        code = _native.kind_code(kind)
         raw = _token(token)
         device_raw = _text(device, "device")
         ip_raw = _text(ip, "ip")
@@ -499,7 +501,7 @@ class Registry:
             out.append(
                 Entry(
                     session_id=sid,
-                    kind=_KIND_NAMES.get(e.kind, "browser"),
+                    kind=_kind_name(e.kind),
                     created_at=_datetime(e.created_at),
                     last_seen_at=_datetime(e.last_seen_at),
                     expires_at=_datetime(e.expires_at),

@@ -109,8 +109,7 @@ class Session:
             type(self.lifetime) is not int or not 0 <= self.lifetime < NO_LIMIT
         ):
             raise ValueError(f"lifetime must be None or an int in 0 .. 2**64-2, not {self.lifetime!r}")
-        if self.kind not in _native.KINDS:
-            raise ValueError(f"kind must be 'browser' or 'remember_me', not {self.kind!r}")
+        _native.kind_code(self.kind)
         if not isinstance(self.data, bytes):
             _set(self, "data", bytes(self.data))
         issued = to_unix(self.issued_at, "issued_at")

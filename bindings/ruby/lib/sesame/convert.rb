@@ -10,6 +10,11 @@ module Sesame
 
     module_function
 
+    # The SESAME_SESSION_KIND_* code of :browser or :remember_me.
+    def kind(value)
+      Native::KINDS.fetch(value) { raise ArgumentError, "kind must be :browser or :remember_me, not #{value.inspect}" }
+    end
+
     # Unix seconds as an Integer from nil (the current time), an Integer, a
     # Time (or anything with #to_time, such as DateTime or
     # ActiveSupport::TimeWithZone). Fractions are truncated toward the past.

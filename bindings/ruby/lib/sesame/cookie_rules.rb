@@ -230,7 +230,7 @@ module Sesame
         raise UsageError, "sesame: this request is finished already" if @finished || @b.nil?
 
         code = ACTIONS.fetch(action)
-        kind_code = Native::KINDS.fetch(kind) { raise ArgumentError, "kind must be :browser or :remember_me, not #{kind.inspect}" }
+        kind_code = Convert.kind(kind)
         b = @b
         @finished = true
         Sesame.check!(Native.sesame_request_finish(@ring, @native_rules, b.request, code, user_id, kind_code,

@@ -207,7 +207,7 @@ module Sesame
       # Fast path for a Fixnum; Convert.u64 checks (and raises for) the rest.
       Convert.u64(user_id, "user_id") unless user_id.is_a?(Integer) && user_id >= 0 && user_id <= FIXNUM_MAX
       lifetime = lifetime.nil? ? NO_LIMIT : Convert.seconds(lifetime, "lifetime")
-      kind_code = Native::KINDS.fetch(kind) { raise ArgumentError, "kind must be :browser or :remember_me, not #{kind.inspect}" }
+      kind_code = Convert.kind(kind)
       t = now.nil? ? Process.clock_gettime(Process::CLOCK_REALTIME, :second) : Convert.unix_time(now, "now")
       data_len = data.nil? ? 0 : Convert.bytes(data, "data").bytesize
       context_len = context.nil? ? 0 : Convert.bytes(context, "context").bytesize

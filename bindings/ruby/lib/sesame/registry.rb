@@ -116,8 +116,7 @@ module Sesame
   class Registry
     VERDICTS = %i[live grace revoked unknown theft_detected].freeze
     SERVE = %i[live grace].freeze
-    KINDS = { browser: 0, remember_me: 1 }.freeze
-    KIND_NAMES = KINDS.invert.freeze
+    KIND_NAMES = Native::KINDS.invert.freeze
     HEX_ID = /\A\h{32}\z/.freeze
 
     # One live session of a user, as #list gives it: a frozen value.
@@ -274,7 +273,7 @@ module Sesame
     def register(session, token, device: nil, ip: nil, kind: nil, now: nil)
       session_of(session)
       kind = session.kind if kind.nil?
-      kind_code = KINDS.fetch(kind) { raise ArgumentError, "kind must be :browser or :remember_me, not #{kind.inspect}" }
+      kind_code = Convert.kind(kind)
       device = label(device, "device")
       ip = label(ip, "ip")
       out = ::FFI::MemoryPointer.new(:uint32)

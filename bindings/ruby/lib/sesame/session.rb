@@ -53,7 +53,7 @@ module Sesame
       claims[:issued_at] = Convert.unix_time(issued_at, "issued_at")
       claims[:refreshed_at] = Convert.unix_time(refreshed_at, "refreshed_at")
       claims[:lifetime] = lifetime
-      claims[:kind] = Native::KINDS.fetch(kind) { raise ArgumentError, "kind must be :browser or :remember_me" }
+      claims[:kind] = Convert.kind(kind)
       claims[:data_len] = data.bytesize
       claims.pointer.put_bytes(Native::CLAIMS_DATA, data) unless data.empty?
       from_native(claims.pointer)

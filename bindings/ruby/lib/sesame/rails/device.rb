@@ -17,12 +17,6 @@ module Sesame
     end
     ENV_CSRF_SECRET = "sesame.rails.csrf_secret"
 
-    # The core's Fetch-Metadata/Origin rule for a request without a device.
-    def self.csrf_origin_allowed?(env)
-      Sesame.csrf_origin_allowed?(method: env["REQUEST_METHOD"], sec_fetch_site: env["HTTP_SEC_FETCH_SITE"],
-                                  origin: env["HTTP_ORIGIN"], host: env["HTTP_HOST"])
-    end
-
     # What a GET response stamps into Rails' session: the core's public tag
     # of the device (NO_DEVICE without one).
     def self.device_tag(env)
